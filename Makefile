@@ -1,0 +1,66 @@
+# ptag: immutable process tags for Linux.
+#
+#   make demo    build the patched kernel (cached), boot it in a VM, run the demo
+#   make check   every test: lint, host tests, kernel build, selftests and Python
+#                tests in the VM (with a clean dmesg and kmemleak), Sphinx docs
+#
+# Everything installs what it needs first (tools/setup).  See docs/development.rst.
+
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+VM    := tools/vm
+KTREE := tools/ktree
+WORK  ?= .work
+SELFTESTS := $(WORK)/build-debug/kselftest/ptag
+
+.PHONY: all setup demo check lint host-test kernel selftests vm-test docs man \
+	checkpatch series shell torture bench clean help
+
+all: help
+
+help:
+	@sed -n '3,7p' Makefile | sed 's/^# \{0,1\}//'
+
+setup:
+	@tools/setup
+
+kernel: setup
+	@$(KTREE) build debug
+
+# The selftests are built on the host against the tree's uapi headers.
+selftests: kernel
+	@$(MAKE) -s -C $(WORK)/linux/tools/testing/selftests TARGETS=ptag \
+		O=$(abspath $(WORK)/build-debug) >/dev/null
+	@echo "selftests: built in $(SELFTESTS)"
+
+lint: setup
+	@echo "lint: ruff"; $(VENV)/bin/ruff check libptag tests tools
+	@$(VENV)/bin/ruff format --check libptag tests tools
+	@echo "lint: mypy --strict"; $(VENV)/bin/mypy --strict libptag/ptag
+
+checkpatch: setup
+	@$(KTREE) checkpatch
+
+host-test: setup
+	@$(PY) -m pytest tests/host -q
+
+vm-test: selftests
+	@$(VM) run --check -- tools/vm-tests all -q
+
+docs: setup
+	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b html docs docs/_build/html
+	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b man docs docs/_build/man
+	@echo "docs: docs/_build/html/index.html and docs/_build/man/"
+
+check: lint checkpatch host-test vm-test docs
+	@echo "make check: all passed"
+
+demo: kernel
+	@$(VM) run -- tools/demo.sh
+
+shell: kernel
+	@$(VM) shell
+
+clean:
+	rm -rf docs/_build $(WORK)/build-* $(WORK)/vm-out
