@@ -1,0 +1,111 @@
+"""The package surface, the fork helper, and what `import ptag` costs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import ptag
+from ptag import keys
+
+PUBLIC = {
+    "PR_SET_PTAG",
+    "PR_GET_PTAG",
+    "MAX_TAGS",
+    "KEY_MAX",
+    "VALUE_MAX",
+    "supported",
+    "set",
+    "get",
+    "tags",
+    "Tag",
+    "ProcessInfo",
+    "read_proc_tags",
+    "parse_proc_tags",
+    "process_iter",
+    "validate_key",
+    "validate_value",
+    "error_from_errno",
+    "PtagError",
+    "TagExistsError",
+    "TagLimitError",
+    "TagPermissionError",
+    "TagProcessLookupError",
+    "TagNotFoundError",
+    "NotSupportedError",
+    "keys",
+}
+
+
+def test_public_names() -> None:
+    assert set(ptag.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(ptag, name) is not None
+
+
+def test_py_typed_is_shipped() -> None:
+    assert os.path.exists(os.path.join(os.path.dirname(ptag.__file__), "py.typed"))
+
+
+def test_well_known_keys_are_valid_and_distinct() -> None:
+    assert len(set(keys.WELL_KNOWN)) == len(keys.WELL_KNOWN) == 6
+    for k in keys.WELL_KNOWN:
+        ptag.validate_key(k)
+    assert keys.CONTAINER_ID == "container.id"
+    assert keys.K8S_POD_UID == "k8s.pod.uid"
+
+
+def test_import_cost_is_light() -> None:
+    """Measure (print, never assert) the import time; assert only that `import ptag`
+    pulls in no heavy module that it does not need.  tools/bench_lib.py is the
+    benchmark."""
+    code = (
+        "import sys, time, json; before = set(sys.modules); t = time.perf_counter();"
+        "import ptag; dt = time.perf_counter() - t;"
+        "print(json.dumps({'ms': dt * 1000, 'new': sorted(set(sys.modules) - before)}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    res = json.loads(out)
+    print(f"import ptag: {res['ms']:.1f} ms")
+    new = set(res["new"])
+    for heavy in ("typing", "threading", "subprocess", "asyncio", "ctypes.util", "logging"):
+        assert heavy not in new, f"import ptag imports {heavy}"
+    assert "ptag.cli" not in new
+
+
+# --- the fork helper itself -------------------------------------------------------------
+
+
+def test_run_in_child_returns_value(in_child: Callable[..., Any]) -> None:
+    assert in_child(os.getpid) != os.getpid()
+    assert in_child(lambda a, b=0: a + b, 2, b=3) == 5
+
+
+def test_run_in_child_reraises(in_child: Callable[..., Any]) -> None:
+    def fail() -> None:
+        raise ptag.error_from_errno(17, key="k", pid=1)
+
+    with pytest.raises(ptag.TagExistsError) as ei:
+        in_child(fail)
+    assert ei.value.key == "k"
+
+
+def test_run_in_child_assertion(in_child: Callable[..., Any]) -> None:
+    def check(x: int) -> None:
+        assert x == 2, "boom"
+
+    with pytest.raises(AssertionError, match="boom"):
+        in_child(check, 1)
+
+
+def test_run_in_child_died(in_child: Callable[..., Any]) -> None:
+    with pytest.raises(RuntimeError, match="died without a result"):
+        in_child(os._exit, 3)
