@@ -1,0 +1,253 @@
+"""``ptag-exec``: set tags on itself, then execute a command.
+
+``ptag-exec [-t|--tag KEY=VALUE]... [--tags-from FILE|-] [--exist-ok] [--]
+COMMAND [ARG]...``
+
+Option parsing stops at the first non-option, as with ``setpriv``,
+``unshare`` and ``nsenter``, so COMMAND's own options need no ``--``.
+Every tag is checked before the first is set; if the kernel refuses one
+part-way, the tags already set cannot be undone (tags are never removed),
+so ptag-exec fails closed: it reports the tag and exits 125 without running
+COMMAND.  Exit statuses follow env(1): 125 for ptag-exec's own failures, 126
+when COMMAND cannot run, 127 when it is not found, else COMMAND's status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import getopt
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import ptag
+
+from . import _common
+
+PROG = "ptag-exec"
+EXIT_FAILURE = 125
+EXIT_CANNOT_INVOKE = 126
+EXIT_ENOENT = 127
+
+USAGE = f"""\
+Usage:
+ {PROG} [options] [--] COMMAND [ARG]...
+
+Set process tags on itself, then execute COMMAND: COMMAND and everything it
+starts carry the tags, and nobody can change or remove them.
+
+Options:
+ -t, --tag KEY=VALUE      set tag KEY to VALUE (repeatable)
+     --tags-from FILE     read tags from FILE, '-' for stdin (repeatable)
+     --exist-ok           accept a tag already set to the same value
+ -h, --help               display this help
+ -V, --version            display version
+
+Option parsing stops at the first non-option argument; '--' also ends it.
+
+--tags-from reads one KEY=VALUE a line; the value runs to the end of the
+line, spaces included.  Blank lines and lines whose first non-blank
+character is '#' are ignored.  Tags from files and from -t are set in the
+order they appear on the command line.
+
+A KEY is 1-64 bytes of A-Z a-z 0-9 . _ / : - starting with a letter or digit;
+a VALUE is up to 256 bytes without control characters.  Every tag is
+checked before any is set.  A tag that is already set can never be changed:
+--exist-ok accepts it only when the value is the same.
+
+Exit status:
+ 125  ptag-exec itself failed (bad option, invalid or refused tag, kernel
+      without ptag support, no COMMAND); COMMAND was not run
+ 126  COMMAND was found but could not be executed
+ 127  COMMAND was not found
+ otherwise the exit status of COMMAND
+"""
+
+
+class ExecError(Exception):
+    """A reason for exit 125, already worded as the whole message."""
+
+
+@dataclass
+class Options:
+    tags: list[tuple[str, str, str]] = field(default_factory=list)  # key, value, origin
+    exist_ok: bool = False
+    command: list[str] = field(default_factory=list)
+    help: bool = False
+    version: bool = False
+
+
+def _split(item: str, origin: str) -> tuple[str, str, str]:
+    try:
+        key, value = _common.split_assignment(item)
+    except ValueError as exc:
+        raise ExecError(f"cannot set tag '{item}': {exc}{origin}") from None
+    return key, value, origin
+
+
+def read_tags_file(name: str, stdin_used: bool) -> list[tuple[str, str, str]]:
+    """Parse a --tags-from file (``-``: stdin) into (key, value, origin)."""
+    label = "stdin" if name == "-" else name
+    try:
+        if name == "-":
+            if stdin_used:
+                raise ExecError("--tags-from - given more than once")
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:
+                raise ExecError("cannot read tags from stdin: stdin is closed")
+            data: bytes = stream.read()
+        else:
+            with open(name, "rb") as f:
+                data = f.read()
+    except OSError as exc:
+        raise ExecError(f"cannot read '{label}': {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ExecError(f"cannot read '{label}': not valid UTF-8 (byte {exc.start})") from None
+    out: list[tuple[str, str, str]] = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        out.append(_split(line, f" ({label}:{lineno})"))
+    return out
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    """getopt (not gnu_getopt): stops at the first non-option; ``--`` ends."""
+    try:
+        opts, rest = getopt.getopt(
+            list(argv), "t:hV", ["tag=", "tags-from=", "exist-ok", "help", "version"]
+        )
+    except getopt.GetoptError as exc:
+        raise ExecError(_getopt_message(exc)) from None
+    o = Options(command=rest)
+    stdin_used = False
+    for opt, val in opts:
+        if opt in ("-t", "--tag"):
+            o.tags.append(_split(val, ""))
+        elif opt == "--tags-from":
+            o.tags.extend(read_tags_file(val, stdin_used))
+            stdin_used = stdin_used or val == "-"
+        elif opt == "--exist-ok":
+            o.exist_ok = True
+        elif opt in ("-h", "--help"):
+            o.help = True
+        elif opt in ("-V", "--version"):
+            o.version = True
+    return o
+
+
+def _getopt_message(exc: getopt.GetoptError) -> str:
+    opt = exc.opt
+    dash = "--" if len(opt) > 1 else "-"
+    msg = exc.msg
+    if "not recognized" in msg:
+        text = (
+            f"unrecognized option '{dash}{opt}'" if dash == "--" else f"invalid option -- '{opt}'"
+        )
+    elif "requires argument" in msg:
+        text = f"option '{dash}{opt}' requires an argument"
+    elif "must not have an argument" in msg:
+        text = f"option '--{opt}' doesn't allow an argument"
+    elif "not a unique prefix" in msg:
+        text = f"option '--{opt}' is ambiguous"
+    else:
+        text = msg
+    return f"{text}; try '{PROG} --help' for more information"
+
+
+def check_tags(tags: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """Validate every tag before any is set; ExecError names the first bad one."""
+    values: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
+    for key, value, origin in tags:
+        try:
+            _common.check_tag(key, value)
+        except ValueError as exc:
+            raise ExecError(f"cannot set tag '{key}': {exc}{origin}") from None
+        if key in values:
+            if values[key] != value:
+                raise ExecError(
+                    f"cannot set tag '{key}': given twice with different values{origin}"
+                )
+            continue
+        values[key] = value
+        pairs.append((key, value))
+    if len(pairs) > ptag.MAX_TAGS:
+        key = pairs[ptag.MAX_TAGS][0]
+        raise ExecError(
+            f"cannot set tag '{key}': too many tags "
+            f"({len(pairs)}; a process may carry at most {ptag.MAX_TAGS})"
+        )
+    return pairs
+
+
+def restore_signals() -> None:
+    """Python ignores SIGPIPE and SIGXFSZ; COMMAND must get the defaults."""
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_DFL)
+
+
+def execute(command: Sequence[str]) -> int:
+    """execvp; only returns (an exit status) when that fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    restore_signals()
+    try:
+        os.execvp(command[0], list(command))
+    except OSError as exc:
+        err = exc.errno
+        why = os.strerror(err) if err is not None else str(exc)
+        _common.warn(PROG, f"failed to execute '{command[0]}': {why}")
+        return EXIT_ENOENT if err == errno.ENOENT else EXIT_CANNOT_INVOKE
+    except ValueError as exc:  # e.g. an embedded NUL byte
+        _common.warn(PROG, f"failed to execute '{command[0]}': {exc}")
+        return EXIT_CANNOT_INVOKE
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        opts = parse_args(_common.argv_or_sys(argv))
+        if opts.help:
+            sys.stdout.write(USAGE)
+            return 0
+        if opts.version:
+            sys.stdout.write(f"{PROG} (ptag) {_common.version()}\n")
+            return 0
+        if not opts.command:
+            raise ExecError(f"no command specified; try '{PROG} --help' for more information")
+        pairs = check_tags(opts.tags)
+        if pairs and not ptag.supported():
+            raise ExecError(_common.NO_SUPPORT)
+        failure = _common.set_all(pairs, _common.Target(), exist_ok=opts.exist_ok)
+        if failure is not None:
+            key, error = failure
+            why = _common.failure_reason(key, dict(pairs)[key], error, _common.Target())
+            raise ExecError(f"cannot set tag '{key}': {why}")
+    except ExecError as exc:
+        _common.warn(PROG, str(exc))
+        return EXIT_FAILURE
+    except ptag.NotSupportedError:
+        _common.warn(PROG, _common.NO_SUPPORT)
+        return EXIT_FAILURE
+    return execute(opts.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ptag-exec`` console script."""
+    _common.setup_stdio()
+    return _common.guarded(PROG, lambda: _main(argv), internal_status=EXIT_FAILURE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""Rendering rows as an aligned table, as raw text, or as JSON.
+
+The conventions are libsmartcols' (``lsns``, ``lsblk``, ``findmnt``):
+
+- **table**: columns separated by one space, numbers right-aligned, the
+  whole fitted to the terminal width (``$COLUMNS``, else the terminal, else
+  80) by truncating the widest truncatable columns with ``…``; characters
+  that are not printable are shown as ``?``;
+- **raw** (``-r``): one space between columns, nothing aligned, nothing
+  truncated; spaces, backslashes and unprintable characters are written as
+  ``\\xHH`` (UTF-8 bytes) so every line splits cleanly on spaces;
+- **JSON** (``-J``): ``{"<name>": [ {column: value, ...}, ... ]}``, values
+  typed (numbers, strings, objects, ``null``), never truncated; with a tree
+  each object's children are nested under ``"children"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+#: What a field that could not be read shows in a table.
+UNREADABLE = "-"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column.
+
+    ``text`` renders a row's cell for table/raw output and ``json`` its
+    typed value for JSON; ``truncate`` is ``None`` (never truncated),
+    ``"right"`` (keep the start) or ``"left"`` (keep the end, for paths).
+    """
+
+    name: str
+    header: str
+    text: Callable[[Any], str]
+    json: Callable[[Any], object]
+    right: bool = False
+    truncate: str | None = None
+    min_width: int = 8
+    help: str = ""
+
+
+@dataclass
+class Node:
+    """A row, and its children when printed as a tree."""
+
+    row: Any
+    children: list[Node] = field(default_factory=list)
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    """``$COLUMNS`` if set, else the terminal's width, else 80."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    stream = stream or sys.stdout
+    try:
+        if stream.isatty():
+            return shutil.get_terminal_size((80, 24)).columns or 80
+    except (AttributeError, ValueError, OSError):
+        pass
+    return 80
+
+
+def can_encode(text: str, stream: TextIO | None = None) -> bool:
+    enc = getattr(stream or sys.stdout, "encoding", None) or "ascii"
+    try:
+        text.encode(enc)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def char_width(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    """Display width in terminal cells."""
+    if text.isascii():
+        return len(text)
+    return sum(char_width(c) for c in text)
+
+
+def printable(text: str) -> str:
+    """Unprintable characters become ``?`` (as ps does)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…") -> str:
+    """Cut ``text`` to ``width`` cells, marking the cut with ``ellipsis``."""
+    if text_width(text) <= width:
+        return text
+    room = width - text_width(ellipsis)
+    if room <= 0:
+        return ellipsis[:width]
+    chars = list(text) if side == "right" else list(reversed(text))
+    kept: list[str] = []
+    used = 0
+    for ch in chars:
+        w = char_width(ch)
+        if used + w > room:
+            break
+        kept.append(ch)
+        used += w
+    if side == "right":
+        return "".join(kept) + ellipsis
+    return ellipsis + "".join(reversed(kept))
+
+
+def raw_escape(text: str) -> str:
+    """libsmartcols' raw encoding: space, ``\\`` and unprintables as ``\\xHH``."""
+    out: list[str] = []
+    for ch in text:
+        if ch == "\\" or ch.isspace() or not ch.isprintable():
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def pad(text: str, width: int, right: bool) -> str:
+    fill = " " * max(0, width - text_width(text))
+    return fill + text if right else text + fill
+
+
+def fit_widths(
+    natural: list[int], columns: Sequence[Column], limit: int, sep: int = 1
+) -> list[int]:
+    """Shrink truncatable columns, widest first, until the line fits ``limit``."""
+    widths = list(natural)
+    floor = [
+        min(n, max(c.min_width, text_width(c.header))) if c.truncate else n
+        for n, c in zip(natural, columns)
+    ]
+    excess = sum(widths) + sep * max(0, len(widths) - 1) - limit
+    while excess > 0:
+        candidates = [i for i, w in enumerate(widths) if w > floor[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: (widths[i], i))
+        # shrink the widest down towards the runner-up in one step
+        others = [widths[i] for i in candidates if i != widest]
+        target = max(floor[widest], max(others, default=0), widths[widest] - excess)
+        step = max(1, widths[widest] - target)
+        step = min(step, excess, widths[widest] - floor[widest])
+        widths[widest] -= step
+        excess -= step
+    return widths
+
+
+class TreeArt:
+    """The branch glyphs drawn before a tree column (lsblk style)."""
+
+    def __init__(self, unicode: bool) -> None:
+        if unicode:
+            self.branch, self.last, self.vert, self.blank = "├─", "└─", "│ ", "  "
+        else:
+            self.branch, self.last, self.vert, self.blank = "|-", "`-", "| ", "  "
+
+
+def flatten(nodes: Sequence[Node], art: TreeArt | None) -> list[tuple[Any, str]]:
+    """Depth-first rows, each with its tree prefix ('' without ``art``)."""
+    out: list[tuple[Any, str]] = []
+    # (node, lead for its children, is it its parent's last child, depth)
+    stack: list[tuple[Node, str, bool, int]] = [(n, "", True, 0) for n in reversed(nodes)]
+    while stack:
+        node, lead, last, depth = stack.pop()
+        if art is None or depth == 0:
+            prefix, child_lead = "", ""
+        else:
+            prefix = lead + (art.last if last else art.branch)
+            child_lead = lead + (art.blank if last else art.vert)
+        out.append((node.row, prefix))
+        count = len(node.children)
+        for i in range(count - 1, -1, -1):
+            stack.append((node.children[i], child_lead, i == count - 1, depth + 1))
+    return out
+
+
+def render_table(
+    nodes: Sequence[Node],
+    columns: Sequence[Column],
+    *,
+    headings: bool = True,
+    width: int | None = None,
+    tree_column: int | None = None,
+    wide: bool = False,
+    stream: TextIO | None = None,
+) -> list[str]:
+    """Lines of an aligned table; ``tree_column`` gets the tree glyphs."""
+    stream = stream or sys.stdout
+    art = None
+    if tree_column is not None:
+        art = TreeArt(can_encode("├─└│", stream))
+    ellipsis = "…" if can_encode("…", stream) else "~"
+    rows = flatten(nodes, art)
+    cells: list[list[str]] = []
+    for row, prefix in rows:
+        line = []
+        for i, col in enumerate(columns):
+            text = printable(col.text(row))
+            if i == tree_column:
+                text = prefix + text
+            line.append(text)
+        cells.append(line)
+    natural = [
+        max([text_width(c.header) if headings else 0] + [text_width(r[i]) for r in cells])
+        for i, c in enumerate(columns)
+    ]
+    if wide:
+        widths = natural
+    else:
+        widths = fit_widths(
+            natural, columns, width if width is not None else terminal_width(stream)
+        )
+    out: list[str] = []
+    last = len(columns) - 1
+
+    def emit(texts: list[str]) -> None:
+        parts = []
+        for i, (text, col) in enumerate(zip(texts, columns)):
+            if text_width(text) > widths[i]:
+                text = truncate(text, widths[i], side=col.truncate or "right", ellipsis=ellipsis)
+            if i == last and not col.right:
+                parts.append(text)
+            else:
+                parts.append(pad(text, widths[i], col.right))
+        out.append(" ".join(parts).rstrip())
+
+    if headings:
+        emit([c.header for c in columns])
+    for line in cells:
+        emit(line)
+    return out
+
+
+def render_raw(
+    nodes: Sequence[Node], columns: Sequence[Column], *, headings: bool = True
+) -> list[str]:
+    """Lines of raw output: escaped cells separated by one space."""
+    out: list[str] = []
+    if headings:
+        out.append(" ".join(raw_escape(c.header) for c in columns))
+    for row, _prefix in flatten(nodes, None):
+        out.append(" ".join(raw_escape(c.text(row)) for c in columns))
+    return out
+
+
+def render_json(
+    nodes: Sequence[Node], columns: Sequence[Column], *, name: str, tree: bool = False
+) -> str:
+    """The JSON document ``{name: [objects]}``; children nested with ``tree``."""
+
+    def obj(node: Node) -> dict[str, object]:
+        d: dict[str, object] = {c.name: c.json(node.row) for c in columns}
+        if tree and node.children:
+            d["children"] = [obj(ch) for ch in node.children]
+        return d
+
+    if tree:
+        items = [obj(n) for n in nodes]
+    else:
+        items = [{c.name: c.json(row) for c in columns} for row, _ in flatten(nodes, None)]
+    return json.dumps({name: items}, indent=3, ensure_ascii=False)

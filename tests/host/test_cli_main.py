@@ -1,0 +1,275 @@
+"""``ptag`` itself and ``get``/``set`` on any kernel: parsing, help, exit
+statuses, one-line errors, and never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ptag
+from ptag.cli import main as ptag_main
+from ptag.cli import ps as ptag_ps
+
+ROOT = Path(__file__).resolve().parents[2]
+no_ptags = pytest.mark.skipif(ptag.supported(), reason="the kernel supports ptags")
+SUBCOMMANDS = ("get", "set", "ps", "explain", "oci-hook")
+
+
+def run(*args: str | bytes, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"), COLUMNS="80", LC_ALL="C.UTF-8")
+    cmd: list[str | bytes] = [sys.executable, "-m", "ptag.cli.main", *args]
+    p = subprocess.run(cmd, input=input, capture_output=True, env=env, timeout=60)
+    return subprocess.CompletedProcess(
+        p.args,
+        p.returncode,
+        p.stdout.decode("utf-8", "replace"),
+        p.stderr.decode("utf-8", "replace"),
+    )
+
+
+def one_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("sub", ("", *SUBCOMMANDS))
+def test_help_everywhere(sub: str) -> None:
+    args = [sub] if sub else []
+    for flag in ("-h", "--help"):
+        p = run(*args, flag)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.startswith("usage: ptag")
+        assert "Exit status:" in p.stdout
+        assert p.stderr == ""
+
+
+@pytest.mark.parametrize("sub", ("", *SUBCOMMANDS))
+def test_version_everywhere(sub: str) -> None:
+    args = [sub] if sub else []
+    for flag in ("-V", "--version"):
+        p = run(*args, flag)
+        assert p.returncode == 0
+        assert p.stdout.startswith("ptag (ptag) ")
+
+
+def test_help_fits_80_columns() -> None:
+    for sub in ("", *SUBCOMMANDS):
+        p = run(*([sub] if sub else []), "--help")
+        for line in p.stdout.splitlines():
+            assert len(line) <= 80, (sub, line)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "ptag: missing command; try 'ptag --help' for more information"),
+        (("--bogus",), "ptag: unrecognized arguments: --bogus; try 'ptag --help'"),
+        (("frobnicate",), "ptag: argument COMMAND: invalid choice: 'frobnicate'"),
+        (("set", "a=b"), "ptag: the following arguments are required: -p/--pid"),
+        (("set", "-p", "1"), "ptag: the following arguments are required: KEY=VALUE"),
+        (("set", "-p", "x", "a=b"), "ptag: argument -p/--pid: invalid PID: 'x'"),
+        (("set", "-p", "0", "a=b"), "ptag: argument -p/--pid: invalid PID: '0'"),
+        (("set", "-p", "1", "novalue"), "ptag: invalid tag 'novalue': expected KEY=VALUE"),
+        (("set", "-p", "1", "a b=c"), "ptag: invalid tag 'a b': invalid character ' '"),
+        (("set", "-p", "1", "a=\x01"), "ptag: invalid tag 'a': invalid character"),
+        (("set", "-p", "1", "a=1", "a=2"), "ptag: tag 'a' given twice with different values"),
+        (("get", "a b"), "ptag: invalid key 'a b': invalid character ' '"),
+        (("get", "-p", "-1"), "ptag: argument -p/--pid: invalid PID: '-1'"),
+        (("explain",), "ptag: the following arguments are required: PID"),
+        (("explain", "abc"), "ptag: argument PID: invalid PID: 'abc'"),
+        (("explain", "1", "2"), "ptag: unrecognized arguments: 2"),
+        (("ps", "-J", "-r"), "ptag: argument -r/--raw: not allowed with argument -J/--json"),
+    ],
+)
+def test_usage_errors_exit_2(args: tuple[str, ...], message: str) -> None:
+    p = run(*args)
+    assert p.returncode == 2, p.stderr
+    line = one_line(p.stderr)
+    assert line.startswith(message), line
+    assert "for more information" in line
+    assert p.stdout == ""
+
+
+@no_ptags
+@pytest.mark.parametrize(
+    "args",
+    [("get",), ("get", "container.id"), ("get", "-p", "1"), ("set", "-p", "1", "a=b")],
+)
+def test_get_set_without_kernel_support(args: tuple[str, ...]) -> None:
+    p = run(*args)
+    assert p.returncode == 1
+    line = one_line(p.stderr)
+    assert line.startswith("ptag: kernel lacks ptag support")
+    assert "CONFIG_PTAG" in line
+    assert p.stdout == ""
+
+
+GARBAGE: list[tuple[str | bytes, ...]] = [
+    ("",),
+    ("-",),
+    ("--",),
+    ("ps", "-o", ""),
+    ("ps", "-o", ","),
+    ("ps", "-o", "+"),
+    ("ps", "-o", "tag:"),
+    ("ps", "-o", "tag:a b"),
+    ("ps", "-o", "TAGS,PID"),
+    ("ps", "-p", ""),
+    ("ps", "-p", ","),
+    ("ps", "-p", "abc"),
+    ("ps", "-p", "0"),
+    ("ps", "-p", "1,-2"),
+    ("ps", "-p", "99999999999999999999999"),
+    ("ps", "-p", "1" * 5000),
+    ("ps", "-l", ""),
+    ("ps", "-l", ","),
+    ("ps", "-l", "=x"),
+    ("ps", "-l", "!"),
+    ("ps", "-l", "a\\"),
+    ("ps", "-l", "a=\x01"),
+    ("ps", "-l", "!=x"),
+    (b"ps", b"-l", b"a=\xff"),
+    (b"ps", b"-o", b"tag:\xff"),
+    ("get", "\udcff"),
+    (b"get", b"\xff"),
+    ("get", "-p", "4194304999"),
+    ("get", "k" * 65),
+    ("set", "-p", "1", "=v"),
+    ("set", "-p", "1", "k=" + "v" * 300),
+    (b"set", b"-p", b"1", b"k=\xff"),
+    ("explain", "0"),
+    ("explain", "-5"),
+    ("explain", "2147483648"),
+    ("explain", "\udcff"),
+    ("oci-hook", "--runtime", ""),
+    ("oci-hook", "--runtime", "a\x01"),
+    ("oci-hook", "--bogus"),
+    ("ps", "--tree", "-J", "-p", "1"),
+    ("ps", "-r", "-n", "-o", "pid,tags,owner,cgroup,tag:x"),
+]
+
+
+@pytest.mark.parametrize("args", GARBAGE)
+def test_garbage_never_tracebacks(args: tuple[str | bytes, ...]) -> None:
+    p = run(*args, input=b"")
+    assert "Traceback" not in p.stderr
+    assert "Exception" not in p.stderr
+    lines = p.stderr.splitlines()
+    # one error line; ps may add its one note about a kernel without ptags
+    assert len(lines) <= (2 if args[:1] in (("ps",), (b"ps",)) else 1), p.stderr
+    assert p.returncode in (0, 1, 2)
+    for line in lines:
+        assert line.startswith("ptag: ")
+
+
+def test_internal_error_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def boom(**_kw: object) -> object:
+        raise RuntimeError("unexpected\nfailure")
+
+    monkeypatch.setattr(ptag, "process_iter", boom)
+    monkeypatch.setattr(ptag, "supported", lambda: True)
+    assert ptag_main.main(["ps"]) == 1
+    err = capsys.readouterr().err
+    assert one_line(err) == "ptag: internal error: RuntimeError: unexpected failure"
+
+
+def test_internal_error_in_explain(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(ptag, "supported", lambda: True)
+    monkeypatch.setattr(ptag, "process_iter", lambda **_kw: iter([object()]))
+    assert ptag_main.main(["explain", "1"]) == 1
+    assert one_line(capsys.readouterr().err).startswith("ptag: internal error: AttributeError")
+
+
+def test_keyboard_interrupt_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(**_kw: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ptag, "process_iter", interrupted)
+    monkeypatch.setattr(ptag, "supported", lambda: True)
+    assert ptag_main.main(["ps"]) == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_not_supported_error_from_library(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # supported() said yes, but the call found out otherwise
+    def refuse(*_a: object, **_kw: object) -> object:
+        raise ptag.NotSupportedError()
+
+    monkeypatch.setattr(ptag, "supported", lambda: True)
+    monkeypatch.setattr(ptag, "tags", refuse)
+    assert ptag_main.main(["get"]) == 1
+    assert one_line(capsys.readouterr().err).startswith("ptag: kernel lacks ptag support")
+
+
+def test_broken_pipe_is_quiet() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"))
+    p = subprocess.run(
+        f"{sys.executable} -m ptag.cli.main ps -w -o pid,comm,cgroup,comm,cgroup,comm | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert p.stdout.startswith("  PID") or p.stdout.startswith("PID")
+    assert "Traceback" not in p.stderr
+    assert "Broken pipe" not in p.stderr
+    assert "Exception ignored" not in p.stderr
+
+
+def test_broken_pipe_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a reader that is already gone: the write fails, ptag ends quietly with 141
+    r, w = os.pipe()
+    os.close(r)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"))
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "ptag.cli.main", "ps"],
+            stdout=w,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    finally:
+        os.close(w)
+    assert p.returncode == 141
+    assert "Traceback" not in p.stderr
+    assert "Exception ignored" not in p.stderr
+
+
+def test_write_error_is_one_line() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"))
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(
+            [sys.executable, "-m", "ptag.cli.main", "ps"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert p.returncode == 1
+    lines = [ln for ln in p.stderr.splitlines() if "note:" not in ln]
+    assert lines == ["ptag: write error: No space left on device"]
+
+
+def test_module_is_runnable_and_imports_nothing_heavy() -> None:
+    # ptag.cli must not import main/exec itself (python -m would warn)
+    p = run("ps", "-p", str(os.getpid()))
+    assert "RuntimeWarning" not in p.stderr
+    assert ptag_ps.DEFAULT_COLUMNS[0] == "pid"
