@@ -14,7 +14,7 @@ KTREE := tools/ktree
 WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
-.PHONY: all setup demo check lint host-test kernel selftests vm-test docs man \
+.PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs man \
 	checkpatch series shell torture bench clean help
 
 all: help
@@ -45,15 +45,22 @@ checkpatch: setup
 host-test: setup
 	@$(PY) -m pytest tests/host -q
 
+# In the debug kernel (KASAN, lockdep, PROVE_RCU, kmemleak): the selftests and
+# the Python integration tests, then a dmesg and kmemleak scan (--check).
 vm-test: selftests
 	@$(VM) run --check -- tools/vm-tests all -q
+
+# The patched tree with CONFIG_PTAG=n: builds, boots, and has no ptags.
+noptag-test: setup
+	@$(KTREE) build noptag
+	@$(VM) run --kernel noptag -- tools/vm-tests noptag -q
 
 docs: setup
 	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b html docs docs/_build/html
 	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b man docs docs/_build/man
 	@echo "docs: docs/_build/html/index.html and docs/_build/man/"
 
-check: lint checkpatch host-test vm-test docs
+check: lint checkpatch host-test vm-test noptag-test docs
 	@echo "make check: all passed"
 
 demo: kernel
