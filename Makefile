@@ -14,8 +14,8 @@ KTREE := tools/ktree
 WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
-.PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs man \
-	checkpatch series shell torture bench clean help
+.PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs \
+	checkpatch shell clean help
 
 all: help
 
@@ -58,6 +58,7 @@ noptag-test: setup
 docs: setup
 	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b html docs docs/_build/html
 	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b man docs docs/_build/man
+	@$(VENV)/bin/sphinx-build -q -W -b doctest docs docs/_build/doctest >/dev/null
 	@echo "docs: docs/_build/html/index.html and docs/_build/man/"
 
 check: lint checkpatch host-test vm-test noptag-test docs

@@ -272,6 +272,26 @@ def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"kernel": out}
 
 
+def from_bench_harness(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map ``tools/bench_harness`` output onto the harness topic."""
+    figs: dict[str, Any] = {}
+    for fid, key in (
+        ("kernel_rebuild", "rebuild_s"),
+        ("vm_run_true", "boot_true_s"),
+        ("kernel_cold_build", "cold_build_s"),
+    ):
+        if _num(doc.get(key)) is not None:
+            figs[fid] = {"value": doc[key], "unit": "s"}
+    if "vm_run_true" in figs and doc.get("vm_accel"):
+        figs["vm_run_true"]["note"] = f"{doc['vm_accel']}, median of 3"
+    out: dict[str, Any] = {"figures": figs}
+    if doc.get("date"):
+        out["measured"] = doc["date"]
+    if doc.get("host"):
+        out["machine"] = doc["host"]
+    return {"harness": out}
+
+
 def load_perf() -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Topic -> {measured, environment, figures: {id: {...}}}, and problems found."""
     data: dict[str, dict[str, Any]] = {}
@@ -289,6 +309,8 @@ def load_perf() -> tuple[dict[str, dict[str, Any]], list[str]]:
             parts = from_bench_lib(doc)
         elif "runs" in doc and isinstance(doc.get("figures"), dict):
             parts = from_kernel_bench(doc)
+        elif "rebuild_s" in doc or "boot_true_s" in doc:
+            parts = from_bench_harness(doc)
         else:
             parts = {str(doc.get("topic", path.stem)): doc}
         for topic, part in parts.items():
@@ -296,16 +318,20 @@ def load_perf() -> tuple[dict[str, dict[str, Any]], list[str]]:
             if not isinstance(figs, dict):
                 problems.append(f"{path.name}: 'figures' must be an object")
                 continue
-            slot = data.setdefault(topic, {"figures": {}, "sources": []})
+            slot = data.setdefault(topic, {"figures": {}, "sources": [], "_when": {}})
             slot["sources"].append(path.name)
-            for k in ("measured", "environment", "machine", "method"):
-                if k in part:
-                    slot[k] = part[k]
+            when = str(part.get("measured", ""))  # ISO dates: the newest file wins
+            if when >= str(slot.get("measured", "")):
+                for k in ("measured", "environment", "machine", "method"):
+                    if k in part:
+                        slot[k] = part[k]
             for fid, fig in figs.items():
                 if not isinstance(fig, dict) or "value" not in fig:
                     problems.append(f"{path.name}: figure '{fid}' needs a 'value'")
                     continue
-                slot["figures"][fid] = fig
+                if when >= slot["_when"].get(fid, ""):
+                    slot["figures"][fid] = fig
+                    slot["_when"][fid] = when
     return data, problems
 
 
