@@ -68,6 +68,8 @@ def rst_escape(text: str) -> str:
 
 
 def list_table(header: list[str], rows: list[list[str]], widths: list[int]) -> str:
+    if not rows:  # docutils rejects a table without a body
+        return "*No figures in this file.*\n"
     out = [
         ".. list-table::",
         "   :header-rows: 1",
