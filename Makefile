@@ -15,7 +15,7 @@ WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
 .PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs \
-	checkpatch shell clean help
+	docs-examples checkpatch shell clean help
 
 all: help
 
@@ -60,6 +60,11 @@ docs: setup
 	@$(VENV)/bin/sphinx-build -q -W -n --keep-going -b man docs docs/_build/man
 	@$(VENV)/bin/sphinx-build -q -W -b doctest docs docs/_build/doctest >/dev/null
 	@echo "docs: docs/_build/html/index.html and docs/_build/man/"
+
+# Every example the docs show, run in the VM against the patched kernel
+# (15-25 min under TCG, so not part of make check yet).
+docs-examples: selftests
+	@$(VM) run -- docs/examples/check
 
 check: lint checkpatch host-test vm-test noptag-test docs
 	@echo "make check: all passed"
