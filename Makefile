@@ -15,7 +15,7 @@ WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
 .PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs \
-	docs-examples checkpatch shell clean help
+	docs-examples torture bench checkpatch shell clean help
 
 all: help
 
@@ -65,6 +65,17 @@ docs: setup
 # (15-25 min under TCG, so not part of make check yet).
 docs-examples: selftests
 	@$(VM) run -- docs/examples/check
+
+# Issue 7: fuzzing, concurrency stress and fault injection on the debug kernel
+# (tools/torture/run --short is the 2-minute version), and the A/B benchmarks
+# on the non-debug kernels, written to docs/perf/.
+torture: selftests
+	@tools/torture/run
+
+bench: setup
+	@$(KTREE) build bench
+	@$(KTREE) build base
+	@tools/bench/run
 
 check: lint checkpatch host-test vm-test noptag-test docs
 	@echo "make check: all passed"

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The ptag kernel ABI (issue 3), spelled out here so the torture and bench
+ * programs build without the patched kernel's uapi headers, plus small
+ * helpers shared by tools/torture and tools/bench.
+ */
+#ifndef PTAG_TORTURE_ABI_H
+#define PTAG_TORTURE_ABI_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PR_SET_PTAG 82
+#define PR_GET_PTAG 83
+
+#define PTAG_MAX_TAGS 32
+#define PTAG_KEY_MAX 64
+#define PTAG_VALUE_MAX 256
+#define PTAG_F_PIDFD (1ULL << 0)
+
+struct ptag_args {
+	uint64_t key;
+	uint64_t value;
+	uint32_t value_len;
+	int32_t pidfd;
+	uint64_t flags;
+	uint32_t owner;
+	uint32_t __reserved;
+} __attribute__((aligned(8)));
+
+#define PTAG_ARGS_SIZE_VER0 40
+_Static_assert(sizeof(struct ptag_args) == PTAG_ARGS_SIZE_VER0, "ptag_args layout");
+_Static_assert(offsetof(struct ptag_args, flags) == 24, "ptag_args layout");
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD 0200 /* O_EXCL */
+#endif
+
+static inline long ptag_call(int op, const void *args, unsigned long size, unsigned long a4,
+			     unsigned long a5)
+{
+	long r = syscall(SYS_prctl, op, (unsigned long)args, size, a4, a5);
+
+	return r < 0 ? -errno : r;
+}
+
+static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return (int)syscall(__NR_pidfd_open, pid, flags);
+}
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* splitmix64: a seeded, reproducible generator. */
+static inline uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static inline uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+	return n ? rng_next(s) % n : 0;
+}
+
+/* Key syntax of the contract: [A-Za-z0-9._/:-], first byte alphanumeric. */
+static inline int key_char_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '.' || c == '_' || c == '/' || c == ':' || c == '-';
+}
+
+static inline int key_first_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static inline int value_byte_ok(unsigned char c)
+{
+	return c >= 0x20 && c != 0x7f;
+}
+
+#endif
