@@ -1,8 +1,9 @@
 # ptag: immutable process tags for Linux.
 #
 #   make demo    build the patched kernel (cached), boot it in a VM, run the demo
-#   make check   every test: lint, host tests, kernel build, selftests and Python
-#                tests in the VM (with a clean dmesg and kmemleak), Sphinx docs
+#   make check   every test: lint, host tests, kernel build, selftests, Python
+#                tests and a short torture run in the VM (with a clean dmesg and
+#                kmemleak), Sphinx docs
 #
 # Everything installs what it needs first (tools/setup).  See docs/development.rst.
 
@@ -15,7 +16,7 @@ WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
 .PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs \
-	docs-examples torture bench checkpatch shell clean help
+	docs-examples torture torture-short bench checkpatch shell clean help
 
 all: help
 
@@ -72,12 +73,16 @@ docs-examples: selftests
 torture: selftests
 	@tools/torture/run
 
+# The short torture run of make check: about 90 s with the boot on a quiet host.
+torture-short: kernel
+	@tools/torture/run --short
+
 bench: setup
 	@$(KTREE) build bench
 	@$(KTREE) build base
 	@tools/bench/run
 
-check: lint checkpatch host-test vm-test noptag-test docs
+check: lint checkpatch host-test vm-test torture-short noptag-test docs
 	@echo "make check: all passed"
 
 demo: kernel

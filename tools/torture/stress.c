@@ -499,6 +499,11 @@ static int family_main(const char *prev, bool counted)
 		violation("cannot set the marker tag");
 		return 1;
 	}
+	{
+		uint64_t pos = ADD(ring_pos, 1);
+
+		__atomic_store_n(&st->ring[pos % 256], getpid(), __ATOMIC_RELAXED);
+	}
 	if (pthread_create(&setters[0], NULL, setter_main, (void *)0) ||
 	    pthread_create(&setters[1], NULL, setter_main, (void *)1) ||
 	    pthread_create(&forker, NULL, forker_main, NULL) ||
@@ -761,6 +766,14 @@ static void *reader_main(void *unused)
 				reader_visit(rd, atoi(e->d_name));
 		if (d)
 			closedir(d);
+		/* between full scans, the test processes seen lately, again and again */
+		for (int pass = 0; pass < 8 && !STOPPED(); pass++)
+			for (int i = 0; i < 256 && !STOPPED(); i++) {
+				pid_t pid = __atomic_load_n(&st->ring[i], __ATOMIC_RELAXED);
+
+				if (pid > 0)
+					reader_visit(rd, pid);
+			}
 	}
 	for (int i = 0; i < SEEN_MAX; i++)
 		free(rd->tab[i].text);
@@ -783,11 +796,18 @@ static void *tagger_main(void *arg)
 		long g;
 
 		if (pid <= 0) {
-			usleep(1000);
+			usleep(200);
 			continue;
 		}
 		pidfd = sys_pidfd_open(pid, 0);
 		if (pidfd < 0) {
+			/* gone: forget it (unless the slot was reused meanwhile) */
+			for (int i = 0; i < 256; i++) {
+				int32_t old = pid;
+
+				__atomic_compare_exchange_n(&st->ring[i], &old, 0, false,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			}
 			ADD(pidfd_open_fail, 1);
 			continue;
 		}
