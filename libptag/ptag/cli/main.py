@@ -8,12 +8,25 @@ traceback.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 import ptag
 
-from . import _common, explain, get_set, oci_hook, ps
+from . import _common
+
+# The module that defines each command.  Only the one a command line names is
+# imported: ``ptag get`` does not pay for ``explain``'s heuristics or ``ps``'s
+# table code (each Python module costs a file lookup per sys.path entry, which
+# adds up on slow file systems).
+_COMMANDS = {
+    "get": "get_set",
+    "set": "get_set",
+    "ps": "ps",
+    "explain": "explain",
+    "oci-hook": "oci_hook",
+}
 
 DESCRIPTION = """\
 Inspect and set process tags: key/value labels that the kernel keeps on each
@@ -31,7 +44,20 @@ Exit status:
 """
 
 
-def build_parser() -> _common.Parser:
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command an argument list names: its first non-option word."""
+    for arg in argv:
+        if arg == "--" or not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+    return None
+
+
+def build_parser(command: str | None = None) -> _common.Parser:
+    """The ``ptag`` parser: every command, or only *command*'s when it is one.
+
+    Without a known *command* (``ptag --help``, a typo, no command) every command
+    is registered, so help and error messages list them all.
+    """
     parser = _common.Parser(
         prog="ptag",
         description=DESCRIPTION,
@@ -41,16 +67,18 @@ def build_parser() -> _common.Parser:
     )
     _common.add_common_flags(parser, "ptag")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    get_set.add_parsers(sub)
-    ps.add_parser(sub)
-    explain.add_parser(sub)
-    oci_hook.add_parser(sub)
+    names = [_COMMANDS[command]] if command in _COMMANDS else dict.fromkeys(_COMMANDS.values())
+    for name in names:
+        module = importlib.import_module(f"{__package__}.{name}")
+        register = getattr(module, "add_parsers", None) or module.add_parser
+        register(sub)
     return parser
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_common.argv_or_sys(argv))
+    arglist = _common.argv_or_sys(argv)
+    parser = build_parser(_command_of(arglist))
+    args = parser.parse_args(arglist)
     run = getattr(args, "run", None)
     if run is None:
         parser.error("missing command")
