@@ -1,15 +1,59 @@
-"""The immutable records the public API returns."""
+"""The immutable records the public API returns.
+
+They behave like frozen dataclasses (keyword or positional construction, field
+equality, hashing, a ``Name(field=...)`` repr, ``AttributeError`` on assignment,
+pickling) but are written out by hand: importing :mod:`dataclasses` pulls in
+:mod:`inspect` and a dozen other modules, which is most of ``import ptag``'s cost
+where module loading is slow.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import NoReturn
 
 __all__ = ["ProcessInfo", "Tag"]
 
 
-@dataclass(frozen=True)
-class Tag:
+class _Frozen:
+    """Slotted, immutable, compared and hashed by its fields.
+
+    A subclass names its fields in ``_FIELDS``, in the order of its constructor's
+    parameters, and sets ``__slots__ = _FIELDS``.
+    """
+
+    _FIELDS: tuple[str, ...] = ()
+    __slots__ = ()
+
+    def _fields(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self._FIELDS)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError(f"cannot assign to field '{name}' of {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"cannot delete field '{name}' of {type(self).__name__}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Frozen)
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={v!r}" for n, v in zip(self._FIELDS, self._fields()))
+        return f"{type(self).__name__}({args})"
+
+    def __reduce__(self) -> tuple[type[_Frozen], tuple[object, ...]]:
+        return (type(self), self._fields())
+
+
+class Tag(_Frozen):
     """One process tag: ``key=value``, set by the user ``owner``.
 
     ``owner`` is the effective uid of whoever set the tag, as seen from the reader's
@@ -17,13 +61,20 @@ class Tag:
     whether to trust a tag by its owner.
     """
 
+    _FIELDS = ("key", "value", "owner")
+    __slots__ = _FIELDS
     key: str
     value: str
     owner: int
 
+    def __init__(self, key: str, value: str, owner: int) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "key", key)
+        setattr_(self, "value", value)
+        setattr_(self, "owner", owner)
 
-@dataclass(frozen=True)
-class ProcessInfo:
+
+class ProcessInfo(_Frozen):
     """A snapshot of one process, as :func:`ptag.process_iter` yields it.
 
     ``uid`` is the owner of ``/proc/<pid>`` (the effective uid; procps reports the
@@ -34,9 +85,28 @@ class ProcessInfo:
     unreadable.
     """
 
+    _FIELDS = ("pid", "ppid", "uid", "comm", "tags", "cgroup")
+    __slots__ = _FIELDS
     pid: int
     ppid: int
     uid: int
     comm: str
     tags: Mapping[str, Tag]
     cgroup: str | None
+
+    def __init__(
+        self,
+        pid: int,
+        ppid: int,
+        uid: int,
+        comm: str,
+        tags: Mapping[str, Tag],
+        cgroup: str | None,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "pid", pid)
+        setattr_(self, "ppid", ppid)
+        setattr_(self, "uid", uid)
+        setattr_(self, "comm", comm)
+        setattr_(self, "tags", tags)
+        setattr_(self, "cgroup", cgroup)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 
 import ptag
 from ptag import _proc
-from ptag._types import Tag
+from ptag._types import ProcessInfo, Tag
 
 
 def load(data_dir: str, name: str) -> bytes:
@@ -65,7 +66,23 @@ def test_tag_is_frozen() -> None:
     t = Tag("k", "v", 0)
     with pytest.raises(AttributeError):
         t.value = "w"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del t.key  # type: ignore[misc]
     assert hash(t) == hash(Tag("k", "v", 0))
+
+
+def test_records_behave_like_frozen_dataclasses() -> None:
+    t = Tag(key="k", value="v", owner=7)
+    assert t == Tag("k", "v", 7)
+    assert t != Tag("k", "v", 8)
+    assert t != ("k", "v", 7)
+    assert repr(t) == "Tag(key='k', value='v', owner=7)"
+    assert pickle.loads(pickle.dumps(t)) == t
+    info = ProcessInfo(1, 0, 0, "init", {"k": t}, "/init.scope")
+    fields = (info.pid, info.ppid, info.uid, info.comm, info.cgroup)
+    assert fields == (1, 0, 0, "init", "/init.scope")
+    assert repr(info).startswith("ProcessInfo(pid=1, ppid=0, uid=0, comm='init', tags=")
+    assert pickle.loads(pickle.dumps(info)) == info
 
 
 # --- stat and cgroup ------------------------------------------------------------------

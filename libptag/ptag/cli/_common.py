@@ -9,11 +9,14 @@ import errno
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Sequence
-from typing import NoReturn
 
 import ptag
 from ptag import keys as _keys
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import NoReturn
 
 
 def _well_known(*names: str, default: str) -> str:

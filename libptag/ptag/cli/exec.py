@@ -20,12 +20,14 @@ import getopt
 import os
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import ptag
 
 from . import _common
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 PROG = "ptag-exec"
 EXIT_FAILURE = 125
@@ -71,13 +73,17 @@ class ExecError(Exception):
     """A reason for exit 125, already worded as the whole message."""
 
 
-@dataclass
 class Options:
-    tags: list[tuple[str, str, str]] = field(default_factory=list)  # key, value, origin
-    exist_ok: bool = False
-    command: list[str] = field(default_factory=list)
-    help: bool = False
-    version: bool = False
+    """What a ptag-exec command line asks for."""
+
+    __slots__ = ("command", "exist_ok", "help", "tags", "version")
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.tags: list[tuple[str, str, str]] = []  # key, value, origin
+        self.exist_ok = False
+        self.command: list[str] = [] if command is None else command
+        self.help = False
+        self.version = False
 
 
 def _split(item: str, origin: str) -> tuple[str, str, str]:

@@ -19,13 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import ptag
+from ptag._types import _Frozen
 
 from . import _common, heuristics, output
 from .ps import user_name
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from typing import Any
 
 EPILOG = """\
 The guess reproduces what monitoring tools infer from /proc/PID/cgroup for
@@ -40,10 +43,15 @@ Exit status:
 """
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(_Frozen):
+    _FIELDS = ("kind", "text")
+    __slots__ = _FIELDS
     kind: str  # agree, disagree, tags-only, guess-only, nothing
     text: str
+
+    def __init__(self, kind: str, text: str) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "text", text)
 
 
 def short(ident: str) -> str:
@@ -62,15 +70,22 @@ def _same_id(a: str, b: str) -> bool:
     return bool(a) and bool(b) and (a.startswith(b) or b.startswith(a))
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(_Frozen):
     """One container's tags: ``container.*``, or ``PREFIX.container.*`` for a
     runtime nested inside another (which cannot reuse the outer keys)."""
 
+    _FIELDS = ("prefix", "id", "name", "runtime")
+    __slots__ = _FIELDS
     prefix: str
     id: str | None
     name: str | None
     runtime: str | None
+
+    def __init__(self, prefix: str, id: str | None, name: str | None, runtime: str | None) -> None:
+        object.__setattr__(self, "prefix", prefix)
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "runtime", runtime)
 
     def describe(self) -> str:
         words = [self.runtime or "", "container", short(self.id) if self.id else (self.name or "")]

@@ -14,11 +14,14 @@ import argparse
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
 
 import ptag
 
 from . import _common
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from typing import Any
 
 GET_EPILOG = """\
 Without KEY, prints every tag as KEY=VALUE, oldest first.  With KEYs, prints

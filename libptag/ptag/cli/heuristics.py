@@ -33,36 +33,59 @@ hierarchies in file order.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from ptag._types import _Frozen
 
 _ID = r"([0-9a-f]{64})"
 _END = r"(?=/|$)"
 
 
-@dataclass(frozen=True)
-class CgroupLine:
+class CgroupLine(_Frozen):
     """One line of /proc/PID/cgroup: ``hierarchy-ID:controllers:path``."""
 
+    _FIELDS = ("hierarchy", "controllers", "path")
+    __slots__ = _FIELDS
     hierarchy: str
     controllers: str
     path: str
+
+    def __init__(self, hierarchy: str, controllers: str, path: str) -> None:
+        object.__setattr__(self, "hierarchy", hierarchy)
+        object.__setattr__(self, "controllers", controllers)
+        object.__setattr__(self, "path", path)
 
     @property
     def unified(self) -> bool:
         return self.hierarchy == "0" and self.controllers == ""
 
 
-@dataclass(frozen=True)
-class Guess:
+class Guess(_Frozen):
     """A container attribution guessed from a cgroup path."""
 
+    _FIELDS = ("runtime", "pattern", "path", "container_id", "name", "pod_uid", "note")
+    __slots__ = _FIELDS
     runtime: str
     pattern: str
     path: str
-    container_id: str | None = None
-    name: str | None = None
-    pod_uid: str | None = None
-    note: str | None = None
+    container_id: str | None
+    name: str | None
+    pod_uid: str | None
+    note: str | None
+
+    def __init__(
+        self,
+        runtime: str,
+        pattern: str,
+        path: str,
+        container_id: str | None = None,
+        name: str | None = None,
+        pod_uid: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        for field, value in zip(
+            self._FIELDS, (runtime, pattern, path, container_id, name, pod_uid, note)
+        ):
+            object.__setattr__(self, field, value)
 
     @property
     def label(self) -> str:
@@ -70,13 +93,20 @@ class Guess:
         return self.container_id or self.name or "?"
 
 
-@dataclass(frozen=True)
-class _Rule:
+class _Rule(_Frozen):
+    _FIELDS = ("runtime", "pattern", "regex", "what", "note")
+    __slots__ = _FIELDS
     runtime: str
     pattern: str
     regex: re.Pattern[str]
     what: str  # "id" or "name"
-    note: str | None = None
+    note: str | None
+
+    def __init__(
+        self, runtime: str, pattern: str, regex: re.Pattern[str], what: str, note: str | None = None
+    ) -> None:
+        for field, value in zip(self._FIELDS, (runtime, pattern, regex, what, note)):
+            object.__setattr__(self, field, value)
 
 
 _RULES: tuple[_Rule, ...] = (

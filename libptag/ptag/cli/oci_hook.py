@@ -42,13 +42,16 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import ptag
+from ptag._types import _Frozen
 
 from . import _common
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 DEFAULT_PREFIX = "org.ptag.tag."
 MAX_STATE_BYTES = 4 * 1024 * 1024
@@ -99,11 +102,17 @@ class HookError(Exception):
     """A reason to fail the container, as one line."""
 
 
-@dataclass(frozen=True)
-class State:
+class State(_Frozen):
+    _FIELDS = ("id", "pid", "annotations")
+    __slots__ = _FIELDS
     id: str
     pid: int
     annotations: Mapping[str, str]
+
+    def __init__(self, id: str, pid: int, annotations: Mapping[str, str]) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "pid", pid)
+        object.__setattr__(self, "annotations", annotations)
 
 
 def parse_state(data: bytes) -> State:

@@ -16,21 +16,22 @@ The conventions are libsmartcols' (``lsns``, ``lsblk``, ``findmnt``):
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 import unicodedata
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+
+from ptag._types import _Frozen
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any, TextIO
 
 #: What a field that could not be read shows in a table.
 UNREADABLE = "-"
 
 
-@dataclass(frozen=True)
-class Column:
+class Column(_Frozen):
     """One output column.
 
     ``text`` renders a row's cell for table/raw output and ``json`` its
@@ -38,22 +39,49 @@ class Column:
     ``"right"`` (keep the start) or ``"left"`` (keep the end, for paths).
     """
 
+    _FIELDS = ("name", "header", "text", "json", "right", "truncate", "min_width", "help")
+    __slots__ = _FIELDS
     name: str
     header: str
     text: Callable[[Any], str]
     json: Callable[[Any], object]
-    right: bool = False
-    truncate: str | None = None
-    min_width: int = 8
-    help: str = ""
+    right: bool
+    truncate: str | None
+    min_width: int
+    help: str
+
+    def __init__(
+        self,
+        name: str,
+        header: str,
+        text: Callable[[Any], str],
+        json: Callable[[Any], object],
+        right: bool = False,
+        truncate: str | None = None,
+        min_width: int = 8,
+        help: str = "",
+    ) -> None:
+        for field, value in (
+            ("name", name),
+            ("header", header),
+            ("text", text),
+            ("json", json),
+            ("right", right),
+            ("truncate", truncate),
+            ("min_width", min_width),
+            ("help", help),
+        ):
+            object.__setattr__(self, field, value)
 
 
-@dataclass
 class Node:
     """A row, and its children when printed as a tree."""
 
-    row: Any
-    children: list[Node] = field(default_factory=list)
+    __slots__ = ("children", "row")
+
+    def __init__(self, row: Any, children: list[Node] | None = None) -> None:
+        self.row = row
+        self.children: list[Node] = [] if children is None else children
 
 
 def terminal_width(stream: TextIO | None = None) -> int:
@@ -64,7 +92,7 @@ def terminal_width(stream: TextIO | None = None) -> int:
     stream = stream or sys.stdout
     try:
         if stream.isatty():
-            return shutil.get_terminal_size((80, 24)).columns or 80
+            return os.get_terminal_size(stream.fileno()).columns or 80
     except (AttributeError, ValueError, OSError):
         pass
     return 80
@@ -274,4 +302,6 @@ def render_json(
         items = [obj(n) for n in nodes]
     else:
         items = [{c.name: c.json(row) for c in columns} for row, _ in flatten(nodes, None)]
+    import json  # only here: most listings are not JSON
+
     return json.dumps({name: items}, indent=3, ensure_ascii=False)

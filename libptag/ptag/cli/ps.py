@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import pwd
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import ptag
+from ptag._types import _Frozen
 
 from . import _common, heuristics, output
 from .output import UNREADABLE, Column, Node
+
+TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_COLUMNS = ("pid", "ppid", "user", "comm", "tags")
 
@@ -25,13 +28,19 @@ DEFAULT_COLUMNS = ("pid", "ppid", "user", "comm", "tags")
 # selectors: -l key=value,key2!=v,key3,!key4
 
 
-@dataclass(frozen=True)
-class Requirement:
+class Requirement(_Frozen):
     """One selector term.  ``op`` is ``=``, ``!=``, ``exists`` or ``!exists``."""
 
+    _FIELDS = ("key", "op", "value")
+    __slots__ = _FIELDS
     key: str
     op: str
-    value: str | None = None
+    value: str | None
+
+    def __init__(self, key: str, op: str, value: str | None = None) -> None:
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "op", op)
+        object.__setattr__(self, "value", value)
 
     def matches(self, tags: Mapping[str, object]) -> bool:
         if self.op == "exists":
