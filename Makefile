@@ -85,8 +85,10 @@ bench: setup
 check: lint checkpatch host-test vm-test torture-short noptag-test docs
 	@echo "make check: all passed"
 
-demo: kernel
-	@$(VM) run -- tools/demo.sh
+# The demo runs on the non-debug kernel: KASAN and lockdep would only slow it.
+demo: setup
+	@$(KTREE) build bench
+	@$(VM) run --kernel bench -- tools/demo.sh
 
 shell: kernel
 	@$(VM) shell
