@@ -235,19 +235,18 @@ def render_table(
         art = TreeArt(can_encode("├─└│", stream))
     ellipsis = "…" if can_encode("…", stream) else "~"
     rows = flatten(nodes, art)
+    texts = [col.text for col in columns]
     cells: list[list[str]] = []
     for row, prefix in rows:
-        line = []
-        for i, col in enumerate(columns):
-            text = printable(col.text(row))
-            if i == tree_column:
-                text = prefix + text
-            line.append(text)
+        line = [printable(text(row)) for text in texts]
+        if tree_column is not None:
+            line[tree_column] = prefix + line[tree_column]
         cells.append(line)
-    natural = [
-        max([text_width(c.header) if headings else 0] + [text_width(r[i]) for r in cells])
-        for i, c in enumerate(columns)
-    ]
+    if headings:
+        cells.insert(0, [c.header for c in columns])
+    # each cell's width, measured once (most listings are thousands of rows)
+    cell_widths = [[text_width(t) for t in line] for line in cells]
+    natural = [max((w[i] for w in cell_widths), default=0) for i in range(len(columns))]
     if wide:
         widths = natural
     else:
@@ -256,22 +255,22 @@ def render_table(
         )
     out: list[str] = []
     last = len(columns) - 1
-
-    def emit(texts: list[str]) -> None:
+    sides = [col.truncate or "right" for col in columns]
+    right = [col.right for col in columns]
+    for line, line_widths in zip(cells, cell_widths):
         parts = []
-        for i, (text, col) in enumerate(zip(texts, columns)):
-            if text_width(text) > widths[i]:
-                text = truncate(text, widths[i], side=col.truncate or "right", ellipsis=ellipsis)
-            if i == last and not col.right:
+        for i, text in enumerate(line):
+            w = line_widths[i]
+            if w > widths[i]:
+                text = truncate(text, widths[i], side=sides[i], ellipsis=ellipsis)
+                w = text_width(text)
+            if i == last and not right[i]:
                 parts.append(text)
+            elif right[i]:
+                parts.append(" " * (widths[i] - w) + text)
             else:
-                parts.append(pad(text, widths[i], col.right))
+                parts.append(text + " " * (widths[i] - w))
         out.append(" ".join(parts).rstrip())
-
-    if headings:
-        emit([c.header for c in columns])
-    for line in cells:
-        emit(line)
     return out
 
 

@@ -487,8 +487,7 @@ def run(args: argparse.Namespace) -> int:
             lines = output.render_table(
                 nodes, columns, headings=not args.noheadings, tree_column=tree_col, wide=args.wide
             )
-        for line in lines:
-            _common.emit(line + "\n")
+        _common.emit("".join(line + "\n" for line in lines))
     return 0 if infos else 1
 
 
