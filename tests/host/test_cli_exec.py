@@ -13,33 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_run import ROOT, no_ptags, one_line, run_module
 
 import ptag
 from ptag.cli import exec as ptag_exec
-
-ROOT = Path(__file__).resolve().parents[2]
-no_ptags = pytest.mark.skipif(ptag.supported(), reason="the kernel supports ptags")
 
 
 def run(
     *args: str | bytes, input: bytes | None = None, cwd: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"), COLUMNS="80", LC_ALL="C.UTF-8")
-    cmd: list[str | bytes] = [sys.executable, "-m", "ptag.cli.exec", *args]
-    p = subprocess.run(cmd, input=input, capture_output=True, env=env, cwd=cwd, timeout=60)
-    return subprocess.CompletedProcess(
-        p.args,
-        p.returncode,
-        p.stdout.decode("utf-8", "replace"),
-        p.stderr.decode("utf-8", "replace"),
-    )
-
-
-def one_line(stderr: str) -> str:
-    assert "Traceback" not in stderr
-    lines = stderr.splitlines()
-    assert len(lines) == 1, stderr
-    return lines[0]
+    return run_module("ptag.cli.exec", *args, input=input, cwd=cwd)
 
 
 def test_help_and_version() -> None:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from cli_run import no_ptags, run_module
 
 import ptag
 from ptag import ProcessInfo, Tag
 from ptag.cli import explain, heuristics
 from ptag.cli import main as ptag_main
-
-ROOT = Path(__file__).resolve().parents[2]
-no_ptags = pytest.mark.skipif(ptag.supported(), reason="the kernel supports ptags")
 
 A = "a" * 64
 B = "0123456789abcdef" * 4
@@ -249,14 +244,7 @@ def test_explain_missing_process(capsys: pytest.CaptureFixture[str]) -> None:
 
 @no_ptags
 def test_explain_on_host() -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"))
-    p = subprocess.run(
-        [sys.executable, "-m", "ptag.cli.main", "explain", str(os.getpid())],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    p = run_module("ptag.cli.main", "explain", str(os.getpid()))
     assert p.returncode == 0
     assert p.stderr.startswith("ptag: note: kernel lacks ptag support")
     assert p.stderr.count("\n") == 1

@@ -5,35 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from cli_run import no_ptags, run_module
 
 import ptag
 from ptag.cli import oci_hook
 
-ROOT = Path(__file__).resolve().parents[2]
-no_ptags = pytest.mark.skipif(ptag.supported(), reason="the kernel supports ptags")
 CID = "9f5c" + "e" * 60
 POD = "5c2e8f3a-0b1d-4e6f-9a7b-1c2d3e4f5a6b"
 
 
 def run(*args: str, input: bytes) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"), LC_ALL="C.UTF-8")
-    p = subprocess.run(
-        [sys.executable, "-m", "ptag.cli.main", "oci-hook", *args],
-        input=input,
-        capture_output=True,
-        env=env,
-        timeout=60,
-    )
-    return subprocess.CompletedProcess(
-        p.args,
-        p.returncode,
-        p.stdout.decode("utf-8", "replace"),
-        p.stderr.decode("utf-8", "replace"),
-    )
+    return run_module("ptag.cli.main", "oci-hook", *args, input=input)
 
 
 def state(**over: object) -> bytes:

@@ -5,30 +5,19 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from cli_run import no_ptags, run_module
 
 import ptag
 from ptag import ProcessInfo, Tag
 from ptag.cli import main as ptag_main
 from ptag.cli import ps
 
-ROOT = Path(__file__).resolve().parents[2]
-no_ptags = pytest.mark.skipif(ptag.supported(), reason="the kernel supports ptags")
-
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"), COLUMNS="80", LC_ALL="C.UTF-8")
-    return subprocess.run(
-        [sys.executable, "-m", "ptag.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return run_module("ptag.cli.main", *args)
 
 
 def tags(*pairs: tuple[str, str], owner: int = 0) -> dict[str, Tag]:

@@ -44,7 +44,6 @@
 #include "ptag_abi.h"
 
 #define FAILSLAB "/sys/kernel/debug/failslab/"
-#define LIST_MAX (PTAG_MAX_TAGS * (PTAG_KEY_MAX + 1))
 
 struct stats {
 	uint64_t ops, injected, absorbed;
@@ -135,26 +134,13 @@ static int write_str(const char *path, const char *s)
 
 static int set_tag(int pidfd, const char *key, const char *val)
 {
-	struct ptag_args a = { .key = (uintptr_t)key, .value = (uintptr_t)val,
-			       .value_len = (uint32_t)strlen(val) };
-
-	if (pidfd >= 0) {
-		a.flags = PTAG_F_PIDFD;
-		a.pidfd = pidfd;
-	}
-	return (int)ptag_call(PR_SET_PTAG, &a, sizeof(a), 0, 0);
+	return ptag_set(pidfd, key, val, (uint32_t)strlen(val));
 }
 
-/* The whole tag state, as /proc shows it: reads it by PR_GET_PTAG. */
+/* The key list, by PR_GET_PTAG. */
 static long list_of(int pidfd, char *buf)
 {
-	struct ptag_args a = { .value = (uintptr_t)buf, .value_len = LIST_MAX };
-
-	if (pidfd >= 0) {
-		a.flags = PTAG_F_PIDFD;
-		a.pidfd = pidfd;
-	}
-	return ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
+	return ptag_list(pidfd, buf);
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t cap)

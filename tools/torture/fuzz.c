@@ -238,10 +238,7 @@ static int read_tags(int fd, struct model *out)
 	struct ptag_args a = { .value = (uintptr_t)list, .value_len = sizeof(list) };
 	long n, off = 0;
 
-	if (fd >= 0) {
-		a.flags = PTAG_F_PIDFD;
-		a.pidfd = fd;
-	}
+	ptag_target(&a, fd);
 	n = ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
 	if (n < 0)
 		return (int)n;

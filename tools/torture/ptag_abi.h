@@ -55,6 +55,36 @@ static inline long ptag_call(int op, const void *args, unsigned long size, unsig
 	return r < 0 ? -errno : r;
 }
 
+/* The largest key list: PTAG_MAX_TAGS keys, each NUL-terminated. */
+#define LIST_MAX (PTAG_MAX_TAGS * (PTAG_KEY_MAX + 1))
+
+/* Aims @a at @pidfd's process, or leaves it on the caller when @pidfd < 0. */
+static inline void ptag_target(struct ptag_args *a, int pidfd)
+{
+	if (pidfd >= 0) {
+		a->flags = PTAG_F_PIDFD;
+		a->pidfd = pidfd;
+	}
+}
+
+/* PR_SET_PTAG of @key=@val[0..@len) on @pidfd's process (or the caller's): 0 or -errno. */
+static inline int ptag_set(int pidfd, const char *key, const char *val, uint32_t len)
+{
+	struct ptag_args a = { .key = (uintptr_t)key, .value = (uintptr_t)val, .value_len = len };
+
+	ptag_target(&a, pidfd);
+	return (int)ptag_call(PR_SET_PTAG, &a, sizeof(a), 0, 0);
+}
+
+/* The key list of @pidfd's process (or the caller's) into @buf[LIST_MAX]: length or -errno. */
+static inline long ptag_list(int pidfd, char *buf)
+{
+	struct ptag_args a = { .value = (uintptr_t)buf, .value_len = LIST_MAX };
+
+	ptag_target(&a, pidfd);
+	return ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
+}
+
 static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
 {
 	return (int)syscall(__NR_pidfd_open, pid, flags);

@@ -42,7 +42,6 @@
 
 #include "ptag_abi.h"
 
-#define LIST_MAX (PTAG_MAX_TAGS * (PTAG_KEY_MAX + 1))
 #define MARKER "torture.stress"
 
 extern char **environ;
@@ -129,26 +128,14 @@ static size_t value_of(const char *key, size_t klen, char *out)
 static int set_key(int pidfd, const char *key)
 {
 	char val[PTAG_VALUE_MAX];
-	struct ptag_args a = { .key = (uintptr_t)key, .value = (uintptr_t)val };
 
-	a.value_len = value_of(key, strlen(key), val);
-	if (pidfd >= 0) {
-		a.flags = PTAG_F_PIDFD;
-		a.pidfd = pidfd;
-	}
-	return (int)ptag_call(PR_SET_PTAG, &a, sizeof(a), 0, 0);
+	return ptag_set(pidfd, key, val, value_of(key, strlen(key), val));
 }
 
 /* The key list of the caller (or of @pidfd's process): length or -errno. */
 static long get_list(int pidfd, char *buf)
 {
-	struct ptag_args a = { .value = (uintptr_t)buf, .value_len = LIST_MAX };
-
-	if (pidfd >= 0) {
-		a.flags = PTAG_F_PIDFD;
-		a.pidfd = pidfd;
-	}
-	return ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
+	return ptag_list(pidfd, buf);
 }
 
 static int list_count(const char *l, long n)
