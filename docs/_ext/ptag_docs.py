@@ -397,7 +397,8 @@ def render_topic(topic: str, spec: dict[str, Any], slot: dict[str, Any] | None) 
         if slot.get("environment"):
             meta.append(rst_escape(str(slot["environment"])))
         src = ", ".join(f"``docs/perf/{s}``" for s in slot["sources"])
-        lines.append(f"{'Measured ' + '; '.join(meta) + '. ' if meta else ''}Source: {src}.\n")
+        said = "; ".join(meta).rstrip(".")
+        lines.append(f"{'Measured ' + said + '. ' if meta else ''}Source: {src}.\n")
     lines.append(list_table(["Figure", "Measured", "Goal", ""], rows, [42, 30, 16, 12]))
     how = rst_escape(str(slot["method"])) if slot and slot.get("method") else spec["how"]
     lines.append(f"How: {how}\n")
