@@ -126,7 +126,8 @@ def bench_scan(runs: int, procs: int) -> dict[str, Any]:
         if ps:
             result["ps_ms"] = median_ms([ps, "-eo", "pid,ppid,comm,cgroup"], runs)
         # the ptag next to this interpreter (the venv's), else the one on PATH
-        ptag_cli = shutil.which("ptag", path=os.path.dirname(sys.executable)) or shutil.which("ptag")
+        venv_bin = os.path.dirname(sys.executable)
+        ptag_cli = shutil.which("ptag", path=venv_bin) or shutil.which("ptag")
         if ptag_cli:
             result["ptag_ps_ms"] = median_ms([ptag_cli, "ps"], runs)
         return result
