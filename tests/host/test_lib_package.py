@@ -76,9 +76,42 @@ def test_import_cost_is_light() -> None:
     res = json.loads(out)
     print(f"import ptag: {res['ms']:.1f} ms")
     new = set(res["new"])
-    for heavy in ("typing", "threading", "subprocess", "asyncio", "ctypes.util", "logging"):
-        assert heavy not in new, f"import ptag imports {heavy}"
+    heavy = ("typing", "dataclasses", "inspect", "threading", "subprocess", "asyncio")
+    for name in (*heavy, "ctypes.util", "logging"):
+        assert name not in new, f"import ptag imports {name}"
     assert "ptag.cli" not in new
+
+
+@pytest.mark.parametrize(
+    ("argv", "needed", "not_needed"),
+    [
+        (["get", "--help"], "ptag.cli.get_set", ("ptag.cli.ps", "ptag.cli.explain")),
+        (["ps", "--help"], "ptag.cli.ps", ("ptag.cli.oci_hook", "ptag.cli.explain", "json")),
+        (["oci-hook", "--help"], "ptag.cli.oci_hook", ("ptag.cli.ps", "ptag.cli.explain")),
+    ],
+)
+def test_cli_imports_only_its_command(
+    argv: list[str], needed: str, not_needed: tuple[str, ...]
+) -> None:
+    """A command imports its own module and none of the others' (nor typing,
+    dataclasses, inspect): start-up is most of a short command's cost."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from ptag.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main.main({argv!r})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    loaded = set(out.split())
+    assert needed in loaded
+    for name in (*not_needed, "typing", "dataclasses", "inspect"):
+        assert name not in loaded, f"ptag {' '.join(argv)} imports {name}"
 
 
 # --- the fork helper itself -------------------------------------------------------------
