@@ -27,6 +27,11 @@ class _Frozen:
     _FIELDS: tuple[str, ...] = ()
     __slots__ = ()
 
+    def _init(self, *values: object) -> None:
+        """Set the fields, in ``_FIELDS`` order: for ``__init__``."""
+        for name, value in zip(self._FIELDS, values, strict=True):
+            object.__setattr__(self, name, value)
+
     def _fields(self) -> tuple[object, ...]:
         return tuple(getattr(self, name) for name in self._FIELDS)
 
@@ -68,10 +73,7 @@ class Tag(_Frozen):
     owner: int
 
     def __init__(self, key: str, value: str, owner: int) -> None:
-        setattr_ = object.__setattr__
-        setattr_(self, "key", key)
-        setattr_(self, "value", value)
-        setattr_(self, "owner", owner)
+        self._init(key, value, owner)
 
 
 class ProcessInfo(_Frozen):
@@ -103,10 +105,4 @@ class ProcessInfo(_Frozen):
         tags: Mapping[str, Tag],
         cgroup: str | None,
     ) -> None:
-        setattr_ = object.__setattr__
-        setattr_(self, "pid", pid)
-        setattr_(self, "ppid", ppid)
-        setattr_(self, "uid", uid)
-        setattr_(self, "comm", comm)
-        setattr_(self, "tags", tags)
-        setattr_(self, "cgroup", cgroup)
+        self._init(pid, ppid, uid, comm, tags, cgroup)

@@ -65,15 +65,10 @@ static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 static void violation(const char *fmt, ...)
 {
 	va_list ap;
-	char buf[1024];
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	torture_violation(&st->violations, "fault", seed, fmt, ap);
 	va_end(ap);
-	if (ADD(violations, 1) < 50) {
-		printf("FAIL fault (seed %" PRIu64 ", pid %d): %s\n", seed, getpid(), buf);
-		fflush(stdout);
-	}
 }
 
 /* ---- fail-nth: the file stays open, opening it allocates ------------- */

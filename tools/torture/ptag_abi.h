@@ -8,8 +8,11 @@
 #define PTAG_TORTURE_ABI_H
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -83,6 +86,22 @@ static inline long ptag_list(int pidfd, char *buf)
 
 	ptag_target(&a, pidfd);
 	return ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
+}
+
+/*
+ * Counts a violation in *@count (shared by every process of the run) and
+ * prints the first 50 with @prog, @seed and the caller's pid.
+ */
+static inline void torture_violation(uint64_t *count, const char *prog, uint64_t seed,
+				     const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (__atomic_fetch_add(count, 1, __ATOMIC_RELAXED) < 50) {
+		printf("FAIL %s (seed %" PRIu64 ", pid %d): %s\n", prog, seed, getpid(), buf);
+		fflush(stdout);
+	}
 }
 
 static inline int sys_pidfd_open(pid_t pid, unsigned int flags)

@@ -75,15 +75,10 @@ static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2))
 static void violation(const char *fmt, ...)
 {
 	va_list ap;
-	char buf[2048];
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	torture_violation(&st->violations, "stress", seed, fmt, ap);
 	va_end(ap);
-	if (ADD(violations, 1) < 50) {
-		printf("FAIL stress (seed %" PRIu64 ", pid %d): %s\n", seed, getpid(), buf);
-		fflush(stdout);
-	}
 }
 
 static void attach_stats(int fd)

@@ -50,8 +50,7 @@ class Verdict(_Frozen):
     text: str
 
     def __init__(self, kind: str, text: str) -> None:
-        object.__setattr__(self, "kind", kind)
-        object.__setattr__(self, "text", text)
+        self._init(kind, text)
 
 
 def short(ident: str) -> str:
@@ -82,10 +81,7 @@ class Layer(_Frozen):
     runtime: str | None
 
     def __init__(self, prefix: str, id: str | None, name: str | None, runtime: str | None) -> None:
-        object.__setattr__(self, "prefix", prefix)
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "runtime", runtime)
+        self._init(prefix, id, name, runtime)
 
     def describe(self) -> str:
         words = [self.runtime or "", "container", short(self.id) if self.id else (self.name or "")]

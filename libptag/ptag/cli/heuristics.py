@@ -50,9 +50,7 @@ class CgroupLine(_Frozen):
     path: str
 
     def __init__(self, hierarchy: str, controllers: str, path: str) -> None:
-        object.__setattr__(self, "hierarchy", hierarchy)
-        object.__setattr__(self, "controllers", controllers)
-        object.__setattr__(self, "path", path)
+        self._init(hierarchy, controllers, path)
 
     @property
     def unified(self) -> bool:
@@ -82,10 +80,7 @@ class Guess(_Frozen):
         pod_uid: str | None = None,
         note: str | None = None,
     ) -> None:
-        for field, value in zip(
-            self._FIELDS, (runtime, pattern, path, container_id, name, pod_uid, note)
-        ):
-            object.__setattr__(self, field, value)
+        self._init(runtime, pattern, path, container_id, name, pod_uid, note)
 
     @property
     def label(self) -> str:
@@ -105,8 +100,7 @@ class _Rule(_Frozen):
     def __init__(
         self, runtime: str, pattern: str, regex: re.Pattern[str], what: str, note: str | None = None
     ) -> None:
-        for field, value in zip(self._FIELDS, (runtime, pattern, regex, what, note)):
-            object.__setattr__(self, field, value)
+        self._init(runtime, pattern, regex, what, note)
 
 
 _RULES: tuple[_Rule, ...] = (

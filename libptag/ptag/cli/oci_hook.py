@@ -110,9 +110,7 @@ class State(_Frozen):
     annotations: Mapping[str, str]
 
     def __init__(self, id: str, pid: int, annotations: Mapping[str, str]) -> None:
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "pid", pid)
-        object.__setattr__(self, "annotations", annotations)
+        self._init(id, pid, annotations)
 
 
 def parse_state(data: bytes) -> State:

@@ -61,17 +61,7 @@ class Column(_Frozen):
         min_width: int = 8,
         help: str = "",
     ) -> None:
-        for field, value in (
-            ("name", name),
-            ("header", header),
-            ("text", text),
-            ("json", json),
-            ("right", right),
-            ("truncate", truncate),
-            ("min_width", min_width),
-            ("help", help),
-        ):
-            object.__setattr__(self, field, value)
+        self._init(name, header, text, json, right, truncate, min_width, help)
 
 
 class Node:

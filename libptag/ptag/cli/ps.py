@@ -40,9 +40,7 @@ class Requirement(_Frozen):
     value: str | None
 
     def __init__(self, key: str, op: str, value: str | None = None) -> None:
-        object.__setattr__(self, "key", key)
-        object.__setattr__(self, "op", op)
-        object.__setattr__(self, "value", value)
+        self._init(key, op, value)
 
     def matches(self, tags: Mapping[str, object]) -> bool:
         if self.op == "exists":
