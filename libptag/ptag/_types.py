@@ -2,9 +2,10 @@
 
 They behave like frozen dataclasses (keyword or positional construction, field
 equality, hashing, a ``Name(field=...)`` repr, ``AttributeError`` on assignment,
-pickling) but are written out by hand: importing :mod:`dataclasses` pulls in
-:mod:`inspect` and a dozen other modules, which is most of ``import ptag``'s cost
-where module loading is slow.
+pickling, weak references, positional ``match`` patterns) but are written out by
+hand, and are not dataclasses (``dataclasses.asdict`` and friends do not apply):
+importing :mod:`dataclasses` pulls in :mod:`inspect` and a dozen other modules,
+which is most of ``import ptag``'s cost where module loading is slow.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ class _Frozen:
     """
 
     _FIELDS: tuple[str, ...] = ()
-    __slots__ = ()
+    __slots__ = ("__weakref__",)
 
     def _init(self, *values: object) -> None:
         """Set the fields, in ``_FIELDS`` order: for ``__init__``."""
-        for name, value in zip(self._FIELDS, values, strict=True):
+        if len(values) != len(self._FIELDS):  # zip(strict=True) needs Python 3.10
+            raise TypeError(f"{type(self).__name__} has {len(self._FIELDS)} fields")
+        for name, value in zip(self._FIELDS, values):
             object.__setattr__(self, name, value)
 
     def _fields(self) -> tuple[object, ...]:
@@ -68,6 +71,7 @@ class Tag(_Frozen):
 
     _FIELDS = ("key", "value", "owner")
     __slots__ = _FIELDS
+    __match_args__ = _FIELDS
     key: str
     value: str
     owner: int
@@ -89,6 +93,7 @@ class ProcessInfo(_Frozen):
 
     _FIELDS = ("pid", "ppid", "uid", "comm", "tags", "cgroup")
     __slots__ = _FIELDS
+    __match_args__ = _FIELDS
     pid: int
     ppid: int
     uid: int

@@ -32,6 +32,23 @@ def test_help_everywhere(sub: str) -> None:
         assert p.stderr == ""
 
 
+@pytest.mark.parametrize("argv", (["--help"], ["--help", "ps"], ["-h", "get"]))
+def test_top_level_help_lists_every_command(argv: list[str]) -> None:
+    p = run(*argv)
+    assert p.returncode == 0, p.stderr
+    for sub in SUBCOMMANDS:
+        assert f"\n    {sub} " in p.stdout, (sub, p.stdout)
+
+
+@pytest.mark.parametrize("argv", (["-", "get"], ["pss"], ["-1", "ps"]))
+def test_bad_command_error_names_every_command(argv: list[str]) -> None:
+    p = run(*argv)
+    assert p.returncode == 2
+    line = one_line(p.stderr)
+    for sub in SUBCOMMANDS:
+        assert f"'{sub}'" in line, line
+
+
 @pytest.mark.parametrize("sub", ("", *SUBCOMMANDS))
 def test_version_everywhere(sub: str) -> None:
     args = [sub] if sub else []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,6 +116,53 @@ def test_cli_imports_only_its_command(
     assert needed in loaded
     for name in (*not_needed, "typing", "dataclasses", "inspect"):
         assert name not in loaded, f"ptag {' '.join(argv)} imports {name}"
+
+
+def _oldest_python() -> tuple[str, str | None]:
+    """The oldest Python pyproject.toml promises, and an interpreter of it here."""
+    root = Path(__file__).resolve().parents[2]
+    m = re.search(r'requires-python\s*=\s*">=(\d+\.\d+)"', (root / "pyproject.toml").read_text())
+    assert m, "pyproject.toml has no requires-python >= X.Y"
+    version = m.group(1)
+    pyenv = os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")
+    candidates = [*sorted(glob.glob(pyenv)), shutil.which(f"python{version}")]
+    found = None
+    for cand in candidates:
+        if not cand:
+            continue
+        # a pyenv shim may exist without the version behind it: ask the interpreter
+        probe = subprocess.run(
+            [cand, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            found = cand
+            break
+    return version, found
+
+
+def test_runs_on_the_oldest_supported_python() -> None:
+    """The library and every CLI module import and work on the oldest Python that
+    pyproject.toml promises (no 3.10+ feature slips in: zip(strict=...), match,
+    X | Y at run time, ...)."""
+    version, python = _oldest_python()
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine (PATH or ~/.pyenv)")
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import pickle, ptag\n"
+        "from ptag.cli import exec, explain, get_set, heuristics, main, oci_hook, ps\n"
+        "t = ptag.Tag('k', 'v', 0)\n"
+        "assert pickle.loads(pickle.dumps(t)) == t\n"
+        "assert next(ptag.process_iter()).pid > 0\n"
+        "raise SystemExit(main.main(['ps', '-n', '-o', 'pid,comm,tags']))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(root / "libptag"))
+    p = subprocess.run([python, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stderr
+    assert p.stdout.strip()
 
 
 # --- the fork helper itself -------------------------------------------------------------

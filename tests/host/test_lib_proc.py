@@ -6,6 +6,7 @@ import os
 import pickle
 import signal
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import MappingProxyType
@@ -83,6 +84,11 @@ def test_records_behave_like_frozen_dataclasses() -> None:
     assert fields == (1, 0, 0, "init", "/init.scope")
     assert repr(info).startswith("ProcessInfo(pid=1, ppid=0, uid=0, comm='init', tags=")
     assert pickle.loads(pickle.dumps(info)) == info
+    assert weakref.ref(t)() is t
+    assert Tag.__match_args__ == ("key", "value", "owner")
+    assert ProcessInfo.__match_args__ == ("pid", "ppid", "uid", "comm", "tags", "cgroup")
+    with pytest.raises(TypeError):
+        Tag("k", "v")  # type: ignore[call-arg]
 
 
 # --- stat and cgroup ------------------------------------------------------------------

@@ -45,11 +45,13 @@ Exit status:
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
-    """The command an argument list names: its first non-option word."""
-    for arg in argv:
-        if arg == "--" or not arg.startswith("-"):
-            return arg if arg in _COMMANDS else None
-    return None
+    """The command an argument list names, when its first word is one.
+
+    ``ptag`` has no option that comes before a command but ``-h`` and ``-V``, and
+    with those (or anything else) first, every command is registered: help lists
+    them all, and an error names them all.
+    """
+    return argv[0] if argv and argv[0] in _COMMANDS else None
 
 
 def build_parser(command: str | None = None) -> _common.Parser:
