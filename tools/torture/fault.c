@@ -138,22 +138,6 @@ static long list_of(int pidfd, char *buf)
 	return ptag_list(pidfd, buf);
 }
 
-static ssize_t read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, total = 0;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf + total, cap - 1 - total)) > 0)
-		total += n;
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[total] = 0;
-	return total;
-}
-
 /*
  * Every thread of @pid shows the same ptags as the process, and the process
  * shows exactly @want (its /proc text).  Runs without fail-nth armed.
@@ -167,7 +151,7 @@ static bool consistent(pid_t pid, const char *want, const char *what)
 	bool ok = true;
 
 	snprintf(path, sizeof(path), "/proc/%d/ptags", pid);
-	n = read_file(path, text, sizeof(text));
+	n = read_at(AT_FDCWD, path, text, sizeof(text));
 	if (n < 0 || (want && strcmp(text, want))) {
 		violation("%s: /proc/%d/ptags is not what it was before plus what succeeded (%zd "
 			  "bytes, expected %zu)", what, pid, n, want ? strlen(want) : 0);
@@ -179,7 +163,7 @@ static bool consistent(pid_t pid, const char *want, const char *what)
 		if (e->d_name[0] < '0' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/ptags", pid, e->d_name);
-		if (read_file(path, t2, sizeof(t2)) >= 0 && strcmp(t2, text)) {
+		if (read_at(AT_FDCWD, path, t2, sizeof(t2)) >= 0 && strcmp(t2, text)) {
 			violation("%s: thread %s of %d shows other tags than its process", what,
 				  e->d_name, pid);
 			ok = false;
@@ -192,7 +176,7 @@ static bool consistent(pid_t pid, const char *want, const char *what)
 
 static void proc_text(char *out)
 {
-	if (read_file("/proc/self/ptags", out, 16384) < 0)
+	if (read_at(AT_FDCWD, "/proc/self/ptags", out, 16384) < 0)
 		out[0] = 0;
 }
 
@@ -228,7 +212,7 @@ static bool run_op(int op, int nth)
 		char p[64];
 
 		snprintf(p, sizeof(p), "/proc/%d/ptags", victim_pid);
-		if (read_file(p, vbefore, sizeof(vbefore)) < 0)
+		if (read_at(AT_FDCWD, p, vbefore, sizeof(vbefore)) < 0)
 			vbefore[0] = 0;
 	}
 	snprintf(key, sizeof(key), "fault.k%lu", key_no);
@@ -254,7 +238,7 @@ static bool run_op(int op, int nth)
 				consistent(getpid(), before, "SET under fail-nth");
 			} else {
 				snprintf(p, sizeof(p), "/proc/%d/ptags", victim_pid);
-				if (read_file(p, after, sizeof(after)) < 0 || strcmp(after, vbefore))
+				if (read_at(AT_FDCWD, p, after, sizeof(after)) < 0 || strcmp(after, vbefore))
 					violation("SET by pidfd under fail-nth %d: the target's tags are "
 						  "not what they were plus the new one", nth);
 			}

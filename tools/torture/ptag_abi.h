@@ -8,6 +8,7 @@
 #define PTAG_TORTURE_ABI_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,6 +103,23 @@ static inline void torture_violation(uint64_t *count, const char *prog, uint64_t
 		printf("FAIL %s (seed %" PRIu64 ", pid %d): %s\n", prog, seed, getpid(), buf);
 		fflush(stdout);
 	}
+}
+
+/* Reads a small file (relative to @dirfd) into @buf, NUL-terminated: length or -errno. */
+static inline ssize_t read_at(int dirfd, const char *name, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf + total, cap - 1 - total)) > 0)
+		total += n;
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[total] = 0;
+	return total;
 }
 
 static inline int sys_pidfd_open(pid_t pid, unsigned int flags)

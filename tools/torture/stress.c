@@ -578,22 +578,6 @@ static struct seen *seen_get(struct reader *rd, pid_t pid, uint64_t start)
 	return NULL;
 }
 
-static ssize_t read_at(int dirfd, const char *name, char *buf, size_t cap)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	ssize_t n, total = 0;
-
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf + total, cap - 1 - total)) > 0)
-		total += n;
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[total] = 0;
-	return total;
-}
-
 /* Checks one ptags text of a marked process; returns false on a violation. */
 static bool check_text(const char *what, pid_t pid, const char *t, size_t len)
 {
