@@ -12,7 +12,6 @@ raises :class:`NotSupportedError` and :func:`supported` returns ``False``.
 from __future__ import annotations
 
 from . import keys
-from ._abi import KEY_MAX, MAX_TAGS, PR_GET_PTAG, PR_SET_PTAG, VALUE_MAX
 from ._api import get, set, supported, tags
 from ._errors import (
     NotSupportedError,
@@ -26,6 +25,7 @@ from ._errors import (
 )
 from ._proc import parse_proc_tags, process_iter, read_proc_tags
 from ._types import ProcessInfo, Tag
+from ._uapi import KEY_MAX, MAX_TAGS, PR_GET_PTAG, PR_SET_PTAG, VALUE_MAX
 from ._validate import validate_key, validate_value
 
 __all__ = [

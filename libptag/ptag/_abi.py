@@ -1,7 +1,9 @@
-"""The kernel ABI: the libc ``prctl`` binding, the uapi constants and ``struct ptag_args``.
+"""The kernel ABI: the libc ``prctl`` binding and ``struct ptag_args``.
 
-This is the only module of :mod:`ptag` that touches :mod:`ctypes`.  It mirrors
-``include/uapi/linux/prctl.h`` and ``include/uapi/linux/ptag.h`` exactly and offers
+This is the only module of :mod:`ptag` that touches :mod:`ctypes`, and it is imported
+only when the first system call is made (:mod:`ptag._api` loads it): ``import ptag``
+and a scan of /proc do not pay for ctypes.  It mirrors ``struct ptag_args`` exactly
+(the constants come from :mod:`ptag._uapi`, which needs no ctypes) and offers
 three raw calls (:func:`set_tag`, :func:`get_tag`, :func:`list_tags`) that take and
 return ``bytes`` and report failure as a plain :class:`OSError` carrying the kernel's
 errno.  Nothing here validates or translates errors; :mod:`ptag._api` does that.
@@ -13,6 +15,17 @@ import ctypes
 import errno
 import os
 from _thread import _local
+
+from ._uapi import (
+    ARGS_SIZE_VER0,
+    KEY_MAX,
+    LIST_MAX,
+    MAX_TAGS,
+    PR_GET_PTAG,
+    PR_SET_PTAG,
+    PTAG_F_PIDFD,
+    VALUE_MAX,
+)
 
 __all__ = [
     "ARGS_SIZE_VER0",
@@ -28,19 +41,6 @@ __all__ = [
     "prctl",
     "set_tag",
 ]
-
-# include/uapi/linux/prctl.h
-PR_SET_PTAG = 82
-PR_GET_PTAG = 83
-# include/uapi/linux/ptag.h
-MAX_TAGS = 32
-KEY_MAX = 64
-VALUE_MAX = 256
-PTAG_F_PIDFD = 1 << 0
-ARGS_SIZE_VER0 = 40
-
-# Largest key list the kernel can return: MAX_TAGS keys, each NUL-terminated.
-LIST_MAX = MAX_TAGS * (KEY_MAX + 1)
 
 
 class PtagArgs(ctypes.Structure):

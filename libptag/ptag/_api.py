@@ -12,7 +12,6 @@ import os
 from _thread import allocate_lock
 from types import MappingProxyType
 
-from . import _abi
 from ._errors import (
     DOCS_PAGE,
     NotSupportedError,
@@ -47,6 +46,33 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# ptag._abi loads ctypes, which costs more than all the rest of `import ptag`, and
+# nothing but a system call needs it (process_iter and read_proc_tags read /proc).
+# So it is imported by the first call: until then these three names are stubs that
+# import it, rebind all three names to its functions and make the call.  The hot
+# path, get(key), pays one global lookup, as it did for `_abi.get_tag`.
+def _load_abi() -> None:
+    global _get_tag, _set_tag, _list_tags
+    from . import _abi
+
+    _get_tag, _set_tag, _list_tags = _abi.get_tag, _abi.set_tag, _abi.list_tags
+
+
+def _get_tag(key: bytes, pidfd: int | None = None) -> tuple[bytes, int]:
+    _load_abi()
+    return _get_tag(key, pidfd)
+
+
+def _set_tag(key: bytes, value: bytes, pidfd: int | None = None) -> None:
+    _load_abi()
+    _set_tag(key, value, pidfd)
+
+
+def _list_tags(pidfd: int | None = None) -> list[bytes]:
+    _load_abi()
+    return _list_tags(pidfd)
+
+
 def supported() -> bool:
     """Return whether the running kernel supports process tags.
 
@@ -60,7 +86,7 @@ def supported() -> bool:
     with _lock:
         if _supported is None:
             try:
-                _abi.get_tag(_PROBE_KEY)
+                _get_tag(_PROBE_KEY)
                 _supported = True
             except OSError as e:
                 _probe_errno = e.errno or 0
@@ -166,13 +192,13 @@ def set(
     fd, close = _open(pid, pidfd, key)
     try:
         try:
-            _abi.set_tag(kb, vb, fd)
+            _set_tag(kb, vb, fd)
             return
         except OSError as e:
             err = e.errno
         if err == errno.EEXIST and exist_ok:
             try:
-                old: bytes | None = _abi.get_tag(kb, fd)[0]
+                old: bytes | None = _get_tag(kb, fd)[0]
             except OSError:
                 old = None
             if old == vb:
@@ -213,7 +239,7 @@ def get(
         if _supported is not True and not supported():
             raise _not_supported(key, os.getpid())
         try:
-            value = _abi.get_tag(kb)[0]
+            value = _get_tag(kb)[0]
         except OSError as e:
             if e.errno == errno.ENOENT:
                 return default
@@ -222,7 +248,7 @@ def get(
     fd, close = _open(pid, pidfd, key)
     try:
         try:
-            value = _abi.get_tag(kb, fd)[0]
+            value = _get_tag(kb, fd)[0]
         except OSError as e:
             if e.errno == errno.ENOENT:
                 return default
@@ -243,14 +269,14 @@ def tags(pid: int | None = None, *, pidfd: int | None = None) -> Mapping[str, Ta
     fd, close = _open(pid, pidfd, None)
     try:
         try:
-            keys = _abi.list_tags(fd)
+            keys = _list_tags(fd)
         except OSError as e:
             _fail(e.errno, None, pid, pidfd)
         out: dict[str, Tag] = {}
         for kb in keys:
             k = kb.decode("utf-8", "surrogateescape")
             try:
-                value, owner = _abi.get_tag(kb, fd)
+                value, owner = _get_tag(kb, fd)
             except OSError as e:
                 _fail(e.errno, k, pid, pidfd)
             out[k] = Tag(k, value.decode("utf-8", "surrogateescape"), owner)

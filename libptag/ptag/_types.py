@@ -12,7 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from typing import NoReturn
 
 __all__ = ["ProcessInfo", "Tag"]
@@ -88,7 +88,7 @@ class ProcessInfo(_Frozen):
     kernel's command name (at most 15 bytes, surrogateescape-decoded).  ``tags`` is
     empty when the kernel lacks ptags or the file was unreadable; ``cgroup`` is the
     cgroup v2 path (the first line's path without a v2 line) or ``None`` when
-    unreadable.
+    unreadable or not read (``process_iter(cgroup=False)``).
     """
 
     _FIELDS = ("pid", "ppid", "uid", "comm", "tags", "cgroup")
@@ -111,3 +111,41 @@ class ProcessInfo(_Frozen):
         cgroup: str | None,
     ) -> None:
         self._init(pid, ppid, uid, comm, tags, cgroup)
+
+
+def _fast_constructors() -> tuple[
+    Callable[[int, int, int, str, Mapping[str, Tag], str | None], ProcessInfo],
+    Callable[[str, str, int], Tag],
+]:
+    """Constructors for the /proc scan, which builds thousands of records: they fill
+    the slots directly, skipping ``__init__`` and ``_init``'s generic loop (twice as
+    fast).  The records are the same as the public constructors make."""
+    new = object.__new__
+    pid_, ppid_, uid_, comm_, tags_, cgroup_ = (
+        getattr(ProcessInfo, name).__set__ for name in ProcessInfo._FIELDS
+    )
+    key_, value_, owner_ = (getattr(Tag, name).__set__ for name in Tag._FIELDS)
+
+    def process_info(
+        pid: int, ppid: int, uid: int, comm: str, tags: Mapping[str, Tag], cgroup: str | None
+    ) -> ProcessInfo:
+        self = new(ProcessInfo)
+        pid_(self, pid)
+        ppid_(self, ppid)
+        uid_(self, uid)
+        comm_(self, comm)
+        tags_(self, tags)
+        cgroup_(self, cgroup)
+        return self
+
+    def tag(key: str, value: str, owner: int) -> Tag:
+        self = new(Tag)
+        key_(self, key)
+        value_(self, value)
+        owner_(self, owner)
+        return self
+
+    return process_info, tag
+
+
+_new_process_info, _new_tag = _fast_constructors()

@@ -8,7 +8,7 @@ control bytes 0x00-0x1f and 0x7f.
 
 from __future__ import annotations
 
-from ._abi import KEY_MAX, VALUE_MAX
+from ._uapi import KEY_MAX, VALUE_MAX
 
 __all__ = ["encode_key", "encode_value", "validate_key", "validate_value"]
 

@@ -175,7 +175,7 @@ def test_internal_error_is_one_line(
         raise RuntimeError("unexpected\nfailure")
 
     monkeypatch.setattr(ptag, "process_iter", boom)
-    monkeypatch.setattr(ptag, "supported", lambda: True)
+    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})  # no note
     assert ptag_main.main(["ps"]) == 1
     err = capsys.readouterr().err
     assert one_line(err) == "ptag: internal error: RuntimeError: unexpected failure"
@@ -197,7 +197,7 @@ def test_keyboard_interrupt_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ptag, "process_iter", interrupted)
-    monkeypatch.setattr(ptag, "supported", lambda: True)
+    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})  # no note
     assert ptag_main.main(["ps"]) == 130
     assert capsys.readouterr().err == ""
 
@@ -273,3 +273,45 @@ def test_module_is_runnable_and_imports_nothing_heavy() -> None:
     p = run("ps", "-p", str(os.getpid()))
     assert "RuntimeWarning" not in p.stderr
     assert ptag_ps.DEFAULT_COLUMNS[0] == "pid"
+
+
+@pytest.mark.parametrize("tty_columns", [None, 0, 123])
+@pytest.mark.parametrize("env", [None, "", "0", "-3", "junk", "57"])
+def test_help_width_is_shutils(env: str | None, tty_columns: int | None) -> None:
+    """The help formatter measures the terminal as argparse does (with shutil, which
+    it then never imports): on a pipe or a terminal, whatever $COLUMNS says."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    code = (
+        "import shutil, sys\n"
+        "from ptag.cli import _common\n"
+        "print(_common.terminal_columns(), shutil.get_terminal_size().columns, file=sys.stderr)\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    if env is not None:
+        environ["COLUMNS"] = env
+    environ["PYTHONPATH"] = str(ROOT / "libptag")
+    master = slave = None
+    try:
+        if tty_columns is not None:
+            master, slave = pty.openpty()
+            size = struct.pack("HHHH", 24, tty_columns, 0, 0)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+        p = subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=slave if slave is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+            timeout=60,
+            check=True,
+        )
+    finally:
+        for fd in (master, slave):
+            if fd is not None:
+                os.close(fd)
+    ours, theirs = p.stderr.split()
+    assert ours == theirs

@@ -143,3 +143,59 @@ def test_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
     assert output.terminal_width(Tty()) == 80
     monkeypatch.delenv("COLUMNS")
     assert output.terminal_width(Tty()) == 80
+
+
+MIXED_COLS = [
+    col("pid", right=True),
+    col("comm"),
+    col("path", truncate="left", min_width=6),
+    col("tags", truncate="right", min_width=6),
+    col("uid", right=True),
+]
+MIXED: list[dict[str, Any]] = [
+    {"pid": 1, "comm": "init", "path": "/", "tags": "", "uid": 0},
+    {
+        "pid": 22,
+        "comm": "café\x1b",
+        "path": "/system.slice/docker-" + "b" * 20 + ".scope",
+        "tags": "k=漢字漢字漢字漢字,n=v",
+        "uid": 1000,
+    },
+    {
+        "pid": 333,
+        "comm": "漢字",
+        "path": "/user.slice/äöü",
+        "tags": "container.id=" + "a" * 30,
+        "uid": 65534,
+    },
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "cut"),
+    [("utf-8", "…"), ("ascii", "~")],
+)
+def test_table_mixed_ascii_wide_and_cut_cells(encoding: str, cut: str) -> None:
+    """Columns that are all ASCII (measured and padded in bulk) next to columns with
+    wide, accented and unprintable characters and cut cells (measured cell by cell):
+    the lines the per-cell renderer always gave."""
+    nodes = [Node(r) for r in MIXED]
+    assert output.render_table(nodes, MIXED_COLS, width=60, stream=Tty(encoding)) == [
+        "PID COMM  PATH                   TAGS                    UID",
+        "  1 init  /                                                0",
+        f" 22 café? {cut}bbbbbbbbbbbbbbb.scope k=漢字漢字漢字漢字,n{cut}  1000",
+        f"333 漢字  /user.slice/äöü        container.id=aaaaaaa{cut} 65534",
+    ]
+
+
+def test_tree_table_mixed() -> None:
+    root = Node(MIXED[0], [Node(MIXED[1], [Node(MIXED[2])])])
+    assert output.render_table([root], MIXED_COLS, width=50, tree_column=1, stream=Tty()) == [
+        "PID COMM     PATH            TAGS              UID",
+        "  1 init     /                                   0",
+        " 22 └─café?  …bbbbbbbb.scope k=漢字漢字漢字…  1000",
+        "333   └─漢字 /user.slice/äöü container.id=a… 65534",
+    ]
+    # a negative tree column counts from the end, as an index does
+    last = output.render_table([root], MIXED_COLS[:2], tree_column=-1, stream=Tty())
+    assert last == output.render_table([root], MIXED_COLS[:2], tree_column=1, stream=Tty())

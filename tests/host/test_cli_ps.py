@@ -55,15 +55,28 @@ FAKE = [
 ]
 
 
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> None:
-    def process_iter(*, pids: object = None) -> Iterator[ProcessInfo]:
-        wanted = None if pids is None else set(pids)  # type: ignore[call-overload]
-        return iter([p for p in FAKE if wanted is None or p.pid in wanted])
+#: The ``cgroup`` argument of each fake process_iter call.
+cgroup_asked: list[bool] = []
 
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    def process_iter(*, pids: object = None, cgroup: bool = True) -> Iterator[ProcessInfo]:
+        wanted = None if pids is None else set(pids)  # type: ignore[call-overload]
+        cgroup_asked.append(cgroup)
+        found = [p for p in FAKE if wanted is None or p.pid in wanted]
+        if not cgroup:  # as the library does: the path is not read
+            found = [ProcessInfo(p.pid, p.ppid, p.uid, p.comm, p.tags, None) for p in found]
+        return iter(found)
+
+    # the kernel "supports" ptags: ps asks /proc (read_proc_tags), explain asks supported()
     monkeypatch.setattr(ptag, "process_iter", process_iter)
+    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})
     monkeypatch.setattr(ptag, "supported", lambda: True)
     monkeypatch.setenv("COLUMNS", "80")
+    cgroup_asked.clear()
+    yield
+    cgroup_asked.clear()
 
 
 def ptag_ps(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -278,6 +291,51 @@ def test_guess_column(capsys: pytest.CaptureFixture[str]) -> None:
         "name": None,
         "pod_uid": None,
     }
+
+
+@pytest.mark.usefixtures("fake")
+@pytest.mark.parametrize(
+    ("columns", "needs_cgroup"),
+    [
+        ((), False),
+        (("-o", "pid,tags,owner,tag:job"), False),
+        (("-o", "+cgroup"), True),
+        (("-o", "pid,guess"), True),
+        (("-J", "-o", "CGROUP"), True),
+        (("-r", "-o", "pid", "-o", "guess"), True),
+    ],
+)
+def test_cgroup_is_read_only_for_its_columns(
+    capsys: pytest.CaptureFixture[str], columns: tuple[str, ...], needs_cgroup: bool
+) -> None:
+    """The scan skips /proc/<pid>/cgroup unless a column shows the path."""
+    status, out, _ = ptag_ps(capsys, *columns)
+    assert status == 0
+    assert cgroup_asked == [needs_cgroup]
+    if needs_cgroup:
+        assert "docker" in out or "/init.scope" in out  # the fake paths, read
+
+
+def test_note_comes_from_proc(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The note says what the listing shows: whether /proc has ptags files, asked
+    without a system call (ptag.supported() would load ctypes)."""
+
+    def no_support(pid: object = "self") -> object:
+        raise ptag.NotSupportedError(pid=os.getpid())
+
+    def refuse() -> bool:
+        raise AssertionError("ps must not call ptag.supported()")
+
+    monkeypatch.setattr(ptag, "process_iter", lambda **_kw: iter(FAKE[:1]))
+    monkeypatch.setattr(ptag, "supported", refuse)
+    monkeypatch.setattr(ptag, "read_proc_tags", no_support)
+    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")
+    assert (status, out) == (0, "1\n")
+    assert err.startswith("ptag: note: kernel lacks ptag support")
+    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})
+    assert ptag_ps(capsys, "-n", "-o", "pid") == (0, "1\n", "")
 
 
 def test_unreadable_fields_show_dash() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -81,9 +82,65 @@ def test_import_cost_is_light() -> None:
     print(f"import ptag: {res['ms']:.1f} ms")
     new = set(res["new"])
     heavy = ("typing", "dataclasses", "inspect", "threading", "subprocess", "asyncio")
-    for name in (*heavy, "ctypes.util", "logging"):
+    for name in (*heavy, "ctypes", "ptag._abi", "logging"):
         assert name not in new, f"import ptag imports {name}"
     assert "ptag.cli" not in new
+
+
+def test_ctypes_is_loaded_by_the_first_system_call() -> None:
+    """``ptag._abi`` (ctypes) is imported by the first system call, not by ``import
+    ptag`` nor by reading /proc; after it the API calls ``_abi`` directly."""
+    code = (
+        "import sys, ptag\n"
+        "from ptag import _api\n"
+        "list(ptag.process_iter())\n"
+        "try:\n"
+        "    ptag.read_proc_tags()\n"
+        "except ptag.NotSupportedError:\n"
+        "    pass\n"
+        "assert 'ctypes' not in sys.modules\n"
+        "print(ptag.KEY_MAX, ptag.MAX_TAGS, ptag.VALUE_MAX, ptag.PR_SET_PTAG, ptag.PR_GET_PTAG)\n"
+        "ptag.supported()\n"
+        "from ptag import _abi\n"
+        "assert (_api._get_tag, _api._set_tag, _api._list_tags) == "
+        "(_abi.get_tag, _abi.set_tag, _abi.list_tags)\n"
+        "assert 'ctypes' in sys.modules\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.split() == ["64", "32", "256", "82", "83"]
+
+
+@pytest.mark.parametrize("call", ["get", "set", "list"])
+def test_each_stub_loads_the_abi(call: str, in_child: Callable[..., Any]) -> None:
+    """Whichever system call comes first loads ``_abi`` and rebinds all three names
+    (in a child, with ``ptag._api`` reloaded: the call may set a tag)."""
+
+    def first(call: str) -> object:
+        import importlib
+
+        from ptag import _api
+
+        importlib.reload(_api)
+        assert _api._get_tag.__module__ == "ptag._api"  # the stubs
+        try:
+            if call == "get":
+                result: object = _api._get_tag(b"ptag.test.missing")
+            elif call == "set":
+                _api._set_tag(b"ptag.test.stub", b"v")
+                result = None
+            else:
+                result = _api._list_tags()
+        except OSError as e:
+            result = e.errno
+        names = (_api._get_tag, _api._set_tag, _api._list_tags)
+        assert all(f.__module__ == "ptag._abi" for f in names)
+        return result
+
+    result = in_child(first, call)
+    if not ptag.supported():
+        assert result == errno.EINVAL
 
 
 @pytest.mark.parametrize(
@@ -92,6 +149,10 @@ def test_import_cost_is_light() -> None:
         (["get", "--help"], "ptag.cli.get_set", ("ptag.cli.ps", "ptag.cli.explain")),
         (["ps", "--help"], "ptag.cli.ps", ("ptag.cli.oci_hook", "ptag.cli.explain", "json")),
         (["oci-hook", "--help"], "ptag.cli.oci_hook", ("ptag.cli.ps", "ptag.cli.explain")),
+        # a listing reads /proc only: no ctypes; the cgroup regexes only for their columns
+        (["ps"], "ptag.cli.ps", ("ctypes", "ptag._abi", "ptag.cli.heuristics", "json")),
+        (["ps", "-o", "+guess"], "ptag.cli.heuristics", ("ctypes", "ptag._abi", "json")),
+        (["ps", "-J", "-o", "pid,cgroup"], "ptag.cli.heuristics", ("ctypes", "ptag._abi")),
     ],
 )
 def test_cli_imports_only_its_command(
@@ -114,7 +175,8 @@ def test_cli_imports_only_its_command(
     ).stdout
     loaded = set(out.split())
     assert needed in loaded
-    for name in (*not_needed, "typing", "dataclasses", "inspect"):
+    # shutil: argparse imports it (with zlib, bz2, lzma) to measure the terminal
+    for name in (*not_needed, "typing", "dataclasses", "inspect", "shutil"):
         assert name not in loaded, f"ptag {' '.join(argv)} imports {name}"
 
 

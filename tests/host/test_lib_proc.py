@@ -234,3 +234,54 @@ def test_process_iter_never_raises_for_unreadable_parts(monkeypatch: pytest.Monk
 
 def test_process_iter_bad_pids_are_skipped() -> None:
     assert list(ptag.process_iter(pids=[0, -1, 2**22 + 7])) == []
+
+
+def test_process_iter_without_cgroup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cgroup=False`` leaves /proc/<pid>/cgroup unread and ``cgroup`` None."""
+    (full,) = ptag.process_iter(pids=[os.getpid()])
+    read: list[str] = []
+    real_read_at = _proc._read_at
+
+    def recording(name: str, dfd: int) -> bytes:
+        read.append(name)
+        return real_read_at(name, dfd)
+
+    monkeypatch.setattr(_proc, "_read_at", recording)
+    (bare,) = ptag.process_iter(pids=[os.getpid()], cgroup=False)
+    assert bare.cgroup is None
+    assert (bare.pid, bare.ppid, bare.uid, bare.comm, bare.tags) == (
+        full.pid,
+        full.ppid,
+        full.uid,
+        full.comm,
+        full.tags,
+    )
+    assert not [n for n in read if n.endswith("/cgroup")]
+    everyone = list(ptag.process_iter(cgroup=False))
+    assert everyone and all(i.cgroup is None for i in everyone)
+    assert not [n for n in read if n.endswith("/cgroup")]
+    read.clear()
+    list(ptag.process_iter(pids=[os.getpid()]))
+    if os.path.exists("/proc/self/cgroup"):
+        assert f"{os.getpid()}/cgroup" in read  # the default reads it
+
+
+def test_scanned_records_are_like_constructed_ones() -> None:
+    """process_iter and parse_proc_tags build records without __init__: they must be
+    indistinguishable from the public constructors' records."""
+    (info,) = ptag.process_iter(pids=[os.getpid()])
+    same = ProcessInfo(info.pid, info.ppid, info.uid, info.comm, info.tags, info.cgroup)
+    assert type(info) is ProcessInfo
+    assert info == same and repr(info) == repr(same)  # tags: unhashable
+    assert info.__reduce__() == same.__reduce__()  # (a mappingproxy does not pickle)
+    assert weakref.ref(info)() is info
+    with pytest.raises(AttributeError):
+        info.pid = 1
+    with pytest.raises(AttributeError):
+        del info.comm
+    tag = ptag.parse_proc_tags(b"7 k=v\n")["k"]
+    assert type(tag) is Tag and tag == Tag("k", "v", 7) and hash(tag) == hash(Tag("k", "v", 7))
+    assert repr(tag) == "Tag(key='k', value='v', owner=7)"
+    assert pickle.loads(pickle.dumps(tag)) == tag
+    with pytest.raises(AttributeError):
+        tag.value = "w"

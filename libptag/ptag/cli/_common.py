@@ -16,7 +16,7 @@ from ptag import keys as _keys
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 
 def _well_known(*names: str, default: str) -> str:
@@ -122,6 +122,34 @@ class UsageError(Exception):
     """Bad command-line syntax, reported as one line with exit status 2."""
 
 
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing :mod:`shutil`."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            stdout = sys.__stdout__
+            columns = os.get_terminal_size(stdout.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            return 80
+        if columns == 0 and sys.version_info >= (3, 11):  # 3.11 falls back for 0 too
+            columns = 80
+    return columns
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter, measuring the terminal as it does but without
+    :mod:`shutil`, which it imports for that (with zlib, bz2 and lzma): argparse
+    makes a formatter for every ``add_argument``, so every command paid for it."""
+
+    def __init__(self, prog: str, *args: Any, **kwargs: Any) -> None:
+        if len(args) < 3 and kwargs.get("width") is None:
+            kwargs["width"] = terminal_columns() - 2  # what argparse does
+        super().__init__(prog, *args, **kwargs)
+
+
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line: ``prog: message``.
 
@@ -138,7 +166,7 @@ class Parser(argparse.ArgumentParser):
         exit_status: int = 2,
         **kwargs: object,
     ) -> None:
-        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        kwargs.setdefault("formatter_class", HelpFormatter)
         kwargs.setdefault("allow_abbrev", True)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.error_prog = error_prog

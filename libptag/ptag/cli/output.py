@@ -191,6 +191,8 @@ class TreeArt:
 
 def flatten(nodes: Sequence[Node], art: TreeArt | None) -> list[tuple[Any, str]]:
     """Depth-first rows, each with its tree prefix ('' without ``art``)."""
+    if art is None and not any(n.children for n in nodes):  # a plain list
+        return [(n.row, "") for n in nodes]
     out: list[tuple[Any, str]] = []
     # (node, lead for its children, is it its parent's last child, depth)
     stack: list[tuple[Node, str, bool, int]] = [(n, "", True, 0) for n in reversed(nodes)]
@@ -218,50 +220,68 @@ def render_table(
     wide: bool = False,
     stream: TextIO | None = None,
 ) -> list[str]:
-    """Lines of an aligned table; ``tree_column`` gets the tree glyphs."""
+    """Lines of an aligned table; ``tree_column`` gets the tree glyphs.
+
+    Works a column at a time (listings are thousands of rows): a column whose text
+    is all printable ASCII, the usual case, is measured with ``len`` and padded with
+    ``str.ljust``/``str.rjust``, in C; any other column, cell by cell.
+    """
     stream = stream or sys.stdout
     art = None
     if tree_column is not None:
         art = TreeArt(can_encode("├─└│", stream))
     ellipsis = "…" if can_encode("…", stream) else "~"
-    rows = flatten(nodes, art)
-    texts = [col.text for col in columns]
+    flat = flatten(nodes, art)
+    rows = [row for row, _ in flat]
+    if tree_column is not None and tree_column < 0:
+        tree_column += len(columns)
+    # per column: the cells (the heading first), their widths, and whether each
+    # cell's width is its length (all ASCII)
     cells: list[list[str]] = []
-    for row, prefix in rows:
-        line = [printable(text(row)) for text in texts]
-        if tree_column is not None:
-            line[tree_column] = prefix + line[tree_column]
-        cells.append(line)
-    if headings:
-        cells.insert(0, [c.header for c in columns])
-    # each cell's width, measured once (most listings are thousands of rows)
-    cell_widths = [[text_width(t) for t in line] for line in cells]
-    natural = [max((w[i] for w in cell_widths), default=0) for i in range(len(columns))]
+    cell_widths: list[list[int]] = []
+    exact: list[bool] = []
+    for i, col in enumerate(columns):
+        texts = list(map(col.text, rows))
+        if not "".join(texts).isprintable():
+            texts = list(map(printable, texts))
+        if i == tree_column:
+            texts = [prefix + text for (_, prefix), text in zip(flat, texts)]
+        if headings:
+            texts.insert(0, col.header)
+        is_ascii = "".join(texts).isascii()
+        cells.append(texts)
+        cell_widths.append(list(map(len if is_ascii else text_width, texts)))
+        exact.append(is_ascii)
+    natural = [max(ws, default=0) for ws in cell_widths]
     if wide:
         widths = natural
     else:
         widths = fit_widths(
             natural, columns, width if width is not None else terminal_width(stream)
         )
-    out: list[str] = []
     last = len(columns) - 1
-    sides = [col.truncate or "right" for col in columns]
-    right = [col.right for col in columns]
-    for line, line_widths in zip(cells, cell_widths):
-        parts = []
-        for i, text in enumerate(line):
-            w = line_widths[i]
-            if w > widths[i]:
-                text = truncate(text, widths[i], side=sides[i], ellipsis=ellipsis)
-                w = text_width(text)
-            if i == last and not right[i]:
-                parts.append(text)
-            elif right[i]:
-                parts.append(" " * (widths[i] - w) + text)
-            else:
-                parts.append(text + " " * (widths[i] - w))
-        out.append(" ".join(parts).rstrip())
-    return out
+    padded: list[list[str]] = []
+    for i, col in enumerate(columns):
+        texts, ws, w = cells[i], cell_widths[i], widths[i]
+        if natural[i] > w:  # cut the cells that are too wide
+            side = col.truncate or "right"
+            for k, cw in enumerate(ws):
+                if cw > w:
+                    cut = truncate(texts[k], w, side=side, ellipsis=ellipsis)
+                    texts[k] = cut
+                    ws[k] = text_width(cut)
+                    exact[i] = exact[i] and ws[k] == len(cut)
+        if i == last and not col.right:
+            padded.append(texts)
+        elif exact[i]:
+            padded.append([t.rjust(w) for t in texts] if col.right else [t.ljust(w) for t in texts])
+        elif col.right:
+            padded.append([" " * (w - cw) + t for t, cw in zip(texts, ws)])
+        else:
+            padded.append([t + " " * (w - cw) for t, cw in zip(texts, ws)])
+    if not padded:
+        return [""] * (len(rows) + (1 if headings else 0))
+    return [" ".join(parts).rstrip() for parts in zip(*padded)]
 
 
 def render_raw(

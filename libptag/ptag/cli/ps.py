@@ -16,14 +16,18 @@ from types import MappingProxyType
 import ptag
 from ptag._types import _Frozen
 
-from . import _common, heuristics, output
+from . import _common, output
 from .output import UNREADABLE, Column, Node
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
     from typing import Any
 
+    from .heuristics import Guess
+
 DEFAULT_COLUMNS = ("pid", "ppid", "user", "comm", "tags")
+#: The columns that need the cgroup path: without them the scan skips that file.
+CGROUP_COLUMNS = frozenset(("cgroup", "guess"))
 _MAPPINGS = (MappingProxyType, dict)
 
 # ---------------------------------------------------------------------------
@@ -127,6 +131,8 @@ _users: dict[int, str] = {}
 
 def user_name(uid: object) -> str:
     """The user name for ``uid``, or the number when it has none."""
+    if type(uid) is int and uid in _users:  # the common case, once per row
+        return _users[uid]
     if not isinstance(uid, int) or isinstance(uid, bool):
         return UNREADABLE
     name = _users.get(uid)
@@ -140,6 +146,8 @@ def user_name(uid: object) -> str:
 
 
 def _num(v: object) -> str:
+    if type(v) is int:  # the common case first: this runs once per cell
+        return str(v)
     return str(v) if isinstance(v, int) and not isinstance(v, bool) else UNREADABLE
 
 
@@ -159,6 +167,8 @@ def tags_text(info: Any) -> str:
     tags = _tags(info)
     if tags is None:
         return UNREADABLE
+    if not tags:  # most processes
+        return ""
     return ",".join(f"{t.key}={t.value}" for t in tags.values())
 
 
@@ -184,8 +194,32 @@ def owner_json(info: Any) -> object:
     return None if tags is None else {t.key: t.owner for t in tags.values()}
 
 
+# ptag.cli.heuristics compiles a dozen regular expressions when imported, and only
+# the cgroup and guess columns need it: these two stubs import it on first use and
+# rebind themselves to its functions, memoized (a listing holds many processes per
+# cgroup, and the answers are immutable).
+def _guess(text: str | None) -> Guess | None:
+    _load_heuristics()
+    return _guess(text)
+
+
+def _primary_path(text: str | None) -> str | None:
+    _load_heuristics()
+    return _primary_path(text)
+
+
+def _load_heuristics() -> None:
+    global _guess, _primary_path
+    from functools import lru_cache  # loaded already: re and argparse use it
+
+    from . import heuristics
+
+    _guess = lru_cache(maxsize=None)(heuristics.guess)
+    _primary_path = lru_cache(maxsize=None)(heuristics.primary_path)
+
+
 def guess_text(info: Any) -> str:
-    g = heuristics.guess(getattr(info, "cgroup", None))
+    g = _guess(getattr(info, "cgroup", None))
     if g is None:
         return ""
     label = g.container_id[:12] if g.container_id else (g.name or g.pod_uid or "?")
@@ -193,14 +227,14 @@ def guess_text(info: Any) -> str:
 
 
 def guess_json(info: Any) -> object:
-    g = heuristics.guess(getattr(info, "cgroup", None))
+    g = _guess(getattr(info, "cgroup", None))
     if g is None:
         return None
     return {"runtime": g.runtime, "id": g.container_id, "name": g.name, "pod_uid": g.pod_uid}
 
 
 def cgroup_text(info: Any) -> str:
-    path = heuristics.primary_path(getattr(info, "cgroup", None))
+    path = _primary_path(getattr(info, "cgroup", None))
     return UNREADABLE if path is None else path
 
 
@@ -289,7 +323,7 @@ COLUMNS: dict[str, Column] = {
             "cgroup",
             "CGROUP",
             cgroup_text,
-            lambda i: heuristics.primary_path(getattr(i, "cgroup", None)),
+            lambda i: _primary_path(getattr(i, "cgroup", None)),
             truncate="left",
             min_width=12,
             help="cgroup path (unified hierarchy first)",
@@ -472,10 +506,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise _common.UsageError(str(exc)) from None
 
-    if not ptag.supported():
+    if not _proc_shows_tags():
         _common.warn("ptag", f"note: {_common.NO_SUPPORT}; no process shows tags")
 
-    infos = list(scan(pids, reqs))
+    cgroup = any(c.name in CGROUP_COLUMNS for c in columns)
+    infos = list(scan(pids, reqs, cgroup=cgroup))
     nodes = build_forest(infos) if args.tree else [Node(i) for i in infos]
     if args.json:
         _common.emit(output.render_json(nodes, columns, name="processes", tree=args.tree) + "\n")
@@ -494,13 +529,39 @@ def run(args: argparse.Namespace) -> int:
     return 0 if infos else 1
 
 
-def scan(pids: list[int] | None, reqs: Sequence[Requirement]) -> Iterable[Any]:
-    """Processes from the library, sorted by PID, filtered by the selector."""
-    found = []
-    for info in ptag.process_iter(pids=pids):
-        tags = _tags(info)
-        if reqs and not all(r.matches(tags if tags is not None else {}) for r in reqs):
-            continue
-        found.append(info)
-    found.sort(key=lambda i: i.pid if isinstance(i.pid, int) else -1)
+def _proc_shows_tags() -> bool:
+    """Whether /proc shows tags, which is where the listing reads them.
+
+    Asked of /proc (has this process a ``ptags`` file?), as the scan does, rather
+    than of :func:`ptag.supported`, whose probe is a prctl and loads ctypes, which
+    a listing has no other use for.
+    """
+    try:
+        ptag.read_proc_tags()
+    except ptag.NotSupportedError:
+        return False
+    except (OSError, ValueError):  # no /proc (the scan will say so); a new format
+        pass
+    return True
+
+
+def scan(
+    pids: list[int] | None, reqs: Sequence[Requirement], *, cgroup: bool = True
+) -> Iterable[Any]:
+    """Processes from the library, sorted by PID, filtered by the selector;
+    ``cgroup=False`` when no column shows the cgroup path."""
+    found = list(ptag.process_iter(pids=pids, cgroup=cgroup))
+    if reqs:
+        found = [info for info in found if _selected(info, reqs)]
+    found.sort(key=_pid_key)
     return found
+
+
+def _selected(info: Any, reqs: Sequence[Requirement]) -> bool:
+    tags = _tags(info)
+    return all(r.matches(tags if tags is not None else {}) for r in reqs)
+
+
+def _pid_key(info: Any) -> int:
+    pid = info.pid
+    return pid if isinstance(pid, int) else -1
