@@ -51,11 +51,31 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 # So it is imported by the first call: until then these three names are stubs that
 # import it, rebind all three names to its functions and make the call.  The hot
 # path, get(key), pays one global lookup, as it did for `_abi.get_tag`.
+#
+# An import takes importlib's per-module locks, and a child forked while another
+# thread holds them would block for good on its own first call; so a fork waits
+# for an import in progress to finish first (_before_fork).
+_abi_loading = False
+
+
 def _load_abi() -> None:
-    global _get_tag, _set_tag, _list_tags
+    global _get_tag, _set_tag, _list_tags, _abi_loading
+    _abi_loading = True
     from . import _abi
 
     _get_tag, _set_tag, _list_tags = _abi.get_tag, _abi.set_tag, _abi.list_tags
+
+
+def _before_fork() -> None:
+    if _abi_loading:
+        # not contextlib.suppress: `import ptag` does not load contextlib
+        try:  # noqa: SIM105
+            from . import _abi  # noqa: F401  (returns when the other thread's import is done)
+        except ImportError:
+            pass  # the thread that started the import reports the error
+
+
+os.register_at_fork(before=_before_fork)
 
 
 def _get_tag(key: bytes, pidfd: int | None = None) -> tuple[bytes, int]:

@@ -175,7 +175,7 @@ def test_internal_error_is_one_line(
         raise RuntimeError("unexpected\nfailure")
 
     monkeypatch.setattr(ptag, "process_iter", boom)
-    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})  # no note
+    monkeypatch.setattr(ptag_ps, "_proc_shows_tags", lambda: True)  # no note
     assert ptag_main.main(["ps"]) == 1
     err = capsys.readouterr().err
     assert one_line(err) == "ptag: internal error: RuntimeError: unexpected failure"
@@ -197,7 +197,7 @@ def test_keyboard_interrupt_130(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ptag, "process_iter", interrupted)
-    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})  # no note
+    monkeypatch.setattr(ptag_ps, "_proc_shows_tags", lambda: True)  # no note
     assert ptag_main.main(["ps"]) == 130
     assert capsys.readouterr().err == ""
 

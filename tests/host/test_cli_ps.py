@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cli_run import no_ptags, run_module
@@ -69,9 +70,9 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             found = [ProcessInfo(p.pid, p.ppid, p.uid, p.comm, p.tags, None) for p in found]
         return iter(found)
 
-    # the kernel "supports" ptags: ps asks /proc (read_proc_tags), explain asks supported()
+    # the kernel "supports" ptags: ps asks /proc, explain asks supported()
     monkeypatch.setattr(ptag, "process_iter", process_iter)
-    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})
+    monkeypatch.setattr(ps, "_proc_shows_tags", lambda: True)
     monkeypatch.setattr(ptag, "supported", lambda: True)
     monkeypatch.setenv("COLUMNS", "80")
     cgroup_asked.clear()
@@ -317,25 +318,32 @@ def test_cgroup_is_read_only_for_its_columns(
 
 
 def test_note_comes_from_proc(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """The note says what the listing shows: whether /proc has ptags files, asked
-    without a system call (ptag.supported() would load ctypes)."""
+    without a system call (ptag.supported() would load ctypes), unless /proc has no
+    entry for this process (another PID namespace's /proc): then the kernel."""
+    asked: list[bool] = []
 
-    def no_support(pid: object = "self") -> object:
-        raise ptag.NotSupportedError(pid=os.getpid())
-
-    def refuse() -> bool:
-        raise AssertionError("ps must not call ptag.supported()")
+    def supported() -> bool:
+        asked.append(True)
+        return False
 
     monkeypatch.setattr(ptag, "process_iter", lambda **_kw: iter(FAKE[:1]))
-    monkeypatch.setattr(ptag, "supported", refuse)
-    monkeypatch.setattr(ptag, "read_proc_tags", no_support)
-    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")
+    monkeypatch.setattr(ptag, "supported", supported)
+    self_dir = tmp_path / "self"
+    self_dir.mkdir()
+    monkeypatch.setattr(ps, "_PROC_SELF", str(self_dir))
+    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")  # a kernel without ptags
     assert (status, out) == (0, "1\n")
     assert err.startswith("ptag: note: kernel lacks ptag support")
-    monkeypatch.setattr(ptag, "read_proc_tags", lambda pid="self": {})
+    (self_dir / "ptags").write_bytes(b"")  # a ptag kernel
     assert ptag_ps(capsys, "-n", "-o", "pid") == (0, "1\n", "")
+    assert asked == []
+    monkeypatch.setattr(ps, "_PROC_SELF", str(tmp_path / "missing"))  # nsenter -m
+    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")
+    assert err.startswith("ptag: note: kernel lacks ptag support")
+    assert asked == [True]
 
 
 def test_unreadable_fields_show_dash() -> None:

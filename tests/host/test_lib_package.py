@@ -112,6 +112,38 @@ def test_ctypes_is_loaded_by_the_first_system_call() -> None:
     assert out.split() == ["64", "32", "256", "82", "83"]
 
 
+def test_fork_during_the_first_call_does_not_hang_the_child() -> None:
+    """A fork while another thread imports ``ptag._abi`` (the first system call) must
+    not leave the child blocked on importlib's lock for that module: the fork waits
+    for the import.  The import is slowed down so the fork lands inside it."""
+    code = (
+        "import os, sys, threading, time, signal\n"
+        "class Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'ctypes':\n"
+        "            time.sleep(0.5)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, Slow())\n"
+        "import ptag\n"
+        "t = threading.Thread(target=ptag.supported)\n"
+        "t.start()\n"
+        "time.sleep(0.2)\n"
+        "assert 'ptag._abi' not in sys.modules or t.is_alive()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    signal.alarm(10)\n"
+        "    ptag.supported()\n"
+        "    os._exit(0)\n"
+        "t.join()\n"
+        "_, st = os.waitpid(pid, 0)\n"
+        "print('hung' if os.WIFSIGNALED(st) else 'ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "ok", out.stderr
+
+
 @pytest.mark.parametrize("call", ["get", "set", "list"])
 def test_each_stub_loads_the_abi(call: str, in_child: Callable[..., Any]) -> None:
     """Whichever system call comes first loads ``_abi`` and rebinds all three names

@@ -9,6 +9,7 @@ tags and one note on stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import pwd
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
@@ -529,20 +530,23 @@ def run(args: argparse.Namespace) -> int:
     return 0 if infos else 1
 
 
+_PROC_SELF = "/proc/self"
+
+
 def _proc_shows_tags() -> bool:
     """Whether /proc shows tags, which is where the listing reads them.
 
-    Asked of /proc (has this process a ``ptags`` file?), as the scan does, rather
+    Asked of /proc as the scan asks it (has this process a ``ptags`` file?), rather
     than of :func:`ptag.supported`, whose probe is a prctl and loads ctypes, which
-    a listing has no other use for.
+    a listing has no other use for.  Only when /proc has no entry for this process
+    (it belongs to another PID namespace, as after ``nsenter -m``) is the kernel
+    asked.
     """
-    try:
-        ptag.read_proc_tags()
-    except ptag.NotSupportedError:
+    if os.path.exists(_PROC_SELF + "/ptags"):
+        return True
+    if os.path.exists(_PROC_SELF):
         return False
-    except (OSError, ValueError):  # no /proc (the scan will say so); a new format
-        pass
-    return True
+    return ptag.supported()
 
 
 def scan(
