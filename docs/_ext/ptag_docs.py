@@ -281,7 +281,11 @@ def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         }
         if _num(pv.get("target")) is not None:
             row["goal_max"] = pv["target"]
+        if _num(pv.get("per_boot_spread")) is not None:
+            row["note"] = _spread_note(pv["per_boot_spread"]).lstrip("; ")
+            row["resolution"] = pv["per_boot_spread"]
         figs["patched_vs_base"] = row
+    figs.update(_icount_rows(src.get("icount")))
     ts = src.get("task_struct")
     if isinstance(ts, dict):
         sizes = ts.get("pahole_size_bytes") or {}
@@ -297,6 +301,42 @@ def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     if doc.get("method"):
         out["method"] = doc["method"]
     return {"kernel": out}
+
+
+def _spread_note(spread: float) -> str:
+    """The warning a comparison across boots needs: how far boots of one kernel differ."""
+    return (
+        f"; boots of the same kernel differ by up to {spread * 100:.1f}%, which bounds "
+        "what this figure can resolve"
+    )
+
+
+def _icount_rows(ic: Any) -> dict[str, Any]:
+    """The instruction-count figures (``tools/bench/run``'s ``icount`` section): the
+    same A/B ratios counted in instructions, which do not drift with the host."""
+    figs: dict[str, Any] = {}
+    if not isinstance(ic, dict):
+        return figs
+    for name, f in ic.items():
+        if not isinstance(f, dict):
+            continue
+        value = _num(f.get("ratio_median", f.get("ratio")))
+        if value is None:
+            continue
+        row: dict[str, Any] = {
+            "what": f"instructions: {f.get('a', 'A')} / {f.get('b', 'B')}",
+            "value": value,
+            "unit": "ratio",
+        }
+        if _num(f.get("target")) is not None:
+            row["goal_max"] = f["target"]
+        if _num(f.get("a_median")) is not None and _num(f.get("b_median")) is not None:
+            row["note"] = f"{f['a_median']:.0f} / {f['b_median']:.0f} instructions per operation"
+        if _num(f.get("per_boot_spread")) is not None:
+            row["note"] = row.get("note", "") + _spread_note(f["per_boot_spread"])
+            row["resolution"] = f["per_boot_spread"]
+        figs[f"icount_{name}"] = row
+    return figs
 
 
 def from_bench_harness(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -405,6 +445,10 @@ def render_topic(topic: str, spec: dict[str, Any], slot: dict[str, Any] | None) 
             if goal is not None:
                 ok = v <= goal[1] if goal[0] == "<=" else v >= goal[1]
                 verdict = "met" if ok else "**not met**"
+                # a figure whose noise reaches across the goal decides nothing
+                res = _num(fig.get("resolution"))
+                if res is not None and abs(v - goal[1]) < res:
+                    verdict = "not resolved"
             if fig.get("note"):
                 value_text += f" ({rst_escape(str(fig['note']))})"
         rows.append([what, value_text, goal_text, verdict])

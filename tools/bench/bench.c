@@ -82,7 +82,7 @@ static void js_array(const double *v, int n)
 {
 	fprintf(js, "[");
 	for (int i = 0; i < n; i++)
-		fprintf(js, "%s%.4g", i ? ", " : "", v[i]);
+		fprintf(js, "%s%.7g", i ? ", " : "", v[i]);
 	fprintf(js, "]");
 }
 
@@ -114,7 +114,7 @@ static void report(const char *name, const char *a_name, const char *b_name, con
 	{
 		js_key(name);
 		fprintf(js, "{\"a\": \"%s\", \"b\": \"%s\", \"unit\": \"%s\", \"rounds\": %d, "
-			    "\"a_median\": %.4g, \"b_median\": %.4g, \"ratio_median\": %.4f, "
+			    "\"a_median\": %.7g, \"b_median\": %.7g, \"ratio_median\": %.4f, "
 			    "\"ratio_min\": %.4f, \"ratio_max\": %.4f, \"ratio_of_min\": %.4f, "
 			    "\"a_raw\": ",
 			a_name, b_name, unit, n, median(a, n), median(b, n), median(ratio, n), lo,
@@ -740,8 +740,8 @@ int main(int argc, char **argv)
 			       median(gp, rounds), median(ul, rounds), median(f0, rounds),
 			       median(norm, rounds), median(norm_u, rounds));
 			js_key("reference");
-			fprintf(js, "{\"getppid_ns_median\": %.4g, \"user_loop_ns_median\": %.4g, "
-				    "\"fork_exit_0tags_ns_median\": %.4g, "
+			fprintf(js, "{\"getppid_ns_median\": %.7g, \"user_loop_ns_median\": %.7g, "
+				    "\"fork_exit_0tags_ns_median\": %.7g, "
 				    "\"fork_exit_per_getppid_median\": %.4f, "
 				    "\"fork_exit_per_user_loop_median\": %.4f, \"getppid_raw\": ",
 				median(gp, rounds), median(ul, rounds), median(f0, rounds),
