@@ -132,6 +132,25 @@ def _read_at(name: str, dfd: int) -> bytes:
         os.close(fd)
 
 
+def proc_has_ptags(dfd: int | None = None) -> bool | None:
+    """Whether ``/proc`` (or the proc mount open as ``dfd``) has ``ptags`` files: a
+    kernel with ptag support.  Asks this process's entry, or, in a /proc of another
+    PID namespace (after ``nsenter -m``, say), that namespace's init's; ``None``
+    when neither is visible.  No system call beyond ``stat``; no ctypes."""
+    for name in ("self", "1"):
+        try:
+            os.stat(name, dir_fd=dfd) if dfd is not None else os.stat("/proc/" + name)
+        except OSError:
+            continue
+        where = name + "/ptags"
+        try:
+            os.stat(where, dir_fd=dfd) if dfd is not None else os.stat("/proc/" + where)
+        except OSError:
+            return False
+        return True
+    return None
+
+
 def process_iter(
     *, pids: Iterable[int] | None = None, cgroup: bool = True
 ) -> Iterator[ProcessInfo]:
@@ -148,7 +167,7 @@ def process_iter(
     """
     dfd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        have_ptags = os.path.exists("/proc/self/ptags")
+        have_ptags = proc_has_ptags(dfd) is True
         have_cgroup = cgroup and os.path.exists("/proc/self/cgroup")
         if pids is None:
             names: Iterable[str] = (n for n in os.listdir(dfd) if n.isdigit())

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cli_run import no_ptags, run_module
@@ -318,11 +317,11 @@ def test_cgroup_is_read_only_for_its_columns(
 
 
 def test_note_comes_from_proc(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The note says what the listing shows: whether /proc has ptags files, asked
-    without a system call (ptag.supported() would load ctypes), unless /proc has no
-    entry for this process (another PID namespace's /proc): then the kernel."""
+    without a system call (ptag.supported() would load ctypes), unless /proc shows
+    neither this process nor an init: then the kernel is asked."""
     asked: list[bool] = []
 
     def supported() -> bool:
@@ -331,16 +330,14 @@ def test_note_comes_from_proc(
 
     monkeypatch.setattr(ptag, "process_iter", lambda **_kw: iter(FAKE[:1]))
     monkeypatch.setattr(ptag, "supported", supported)
-    self_dir = tmp_path / "self"
-    self_dir.mkdir()
-    monkeypatch.setattr(ps, "_PROC_SELF", str(self_dir))
-    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")  # a kernel without ptags
+    monkeypatch.setattr(ps, "proc_has_ptags", lambda: False)  # a kernel without ptags
+    status, out, err = ptag_ps(capsys, "-n", "-o", "pid")
     assert (status, out) == (0, "1\n")
     assert err.startswith("ptag: note: kernel lacks ptag support")
-    (self_dir / "ptags").write_bytes(b"")  # a ptag kernel
+    monkeypatch.setattr(ps, "proc_has_ptags", lambda: True)  # a ptag kernel
     assert ptag_ps(capsys, "-n", "-o", "pid") == (0, "1\n", "")
     assert asked == []
-    monkeypatch.setattr(ps, "_PROC_SELF", str(tmp_path / "missing"))  # nsenter -m
+    monkeypatch.setattr(ps, "proc_has_ptags", lambda: None)  # /proc shows nothing to ask
     status, out, err = ptag_ps(capsys, "-n", "-o", "pid")
     assert err.startswith("ptag: note: kernel lacks ptag support")
     assert asked == [True]

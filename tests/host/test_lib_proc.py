@@ -285,3 +285,28 @@ def test_scanned_records_are_like_constructed_ones() -> None:
     assert pickle.loads(pickle.dumps(tag)) == tag
     with pytest.raises(AttributeError):
         tag.value = "w"
+
+
+@pytest.mark.parametrize(
+    ("tree", "expected"),
+    [
+        (["self/ptags", "1/ptags"], True),  # a ptag kernel
+        (["self/stat", "1/stat"], False),  # a kernel without ptags
+        (["1/ptags"], True),  # another PID namespace's /proc (nsenter -m)
+        (["1/stat"], False),
+        (["42/stat"], None),  # neither this process nor an init is visible
+    ],
+)
+def test_proc_has_ptags(tmp_path: Path, tree: list[str], expected: bool | None) -> None:
+    for rel in tree:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"")
+    dfd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert _proc.proc_has_ptags(dfd) is expected
+    finally:
+        os.close(dfd)
+
+
+def test_proc_has_ptags_on_this_host() -> None:
+    assert _proc.proc_has_ptags() is os.path.exists("/proc/self/ptags")

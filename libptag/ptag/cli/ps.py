@@ -9,12 +9,12 @@ tags and one note on stderr.
 from __future__ import annotations
 
 import argparse
-import os
 import pwd
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 
 import ptag
+from ptag._proc import proc_has_ptags
 from ptag._types import _Frozen
 
 from . import _common, output
@@ -530,23 +530,16 @@ def run(args: argparse.Namespace) -> int:
     return 0 if infos else 1
 
 
-_PROC_SELF = "/proc/self"
-
-
 def _proc_shows_tags() -> bool:
     """Whether /proc shows tags, which is where the listing reads them.
 
-    Asked of /proc as the scan asks it (has this process a ``ptags`` file?), rather
+    Asked of /proc as the scan asks it (:func:`ptag._proc.proc_has_ptags`), rather
     than of :func:`ptag.supported`, whose probe is a prctl and loads ctypes, which
-    a listing has no other use for.  Only when /proc has no entry for this process
-    (it belongs to another PID namespace, as after ``nsenter -m``) is the kernel
-    asked.
+    a listing has no other use for.  Only when /proc shows neither this process
+    nor an init is the kernel asked.
     """
-    if os.path.exists(_PROC_SELF + "/ptags"):
-        return True
-    if os.path.exists(_PROC_SELF):
-        return False
-    return ptag.supported()
+    has = proc_has_ptags()
+    return ptag.supported() if has is None else has
 
 
 def scan(
