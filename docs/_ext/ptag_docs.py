@@ -281,9 +281,7 @@ def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         }
         if _num(pv.get("target")) is not None:
             row["goal_max"] = pv["target"]
-        if _num(pv.get("per_boot_spread")) is not None:
-            row["note"] = _spread_note(pv["per_boot_spread"]).lstrip("; ")
-            row["resolution"] = pv["per_boot_spread"]
+        _across_boots(row, pv)
         figs["patched_vs_base"] = row
     figs.update(_icount_rows(src.get("icount")))
     ts = src.get("task_struct")
@@ -303,12 +301,28 @@ def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"kernel": out}
 
 
-def _spread_note(spread: float) -> str:
-    """The warning a comparison across boots needs: how far boots of one kernel differ."""
-    return (
-        f"; boots of the same kernel differ by up to {spread * 100:.1f}%, which bounds "
-        "what this figure can resolve"
-    )
+def _pair(v: Any) -> tuple[float, float] | None:
+    """``[low, high]`` as two floats, or None."""
+    if isinstance(v, list) and len(v) == 2:
+        lo, hi = _num(v[0]), _num(v[1])
+        if lo is not None and hi is not None:
+            return lo, hi
+    return None
+
+
+def _across_boots(row: dict[str, Any], f: dict[str, Any]) -> None:
+    """A comparison of two kernels booted separately: note how far boots of one kernel
+    differ, and give the range of the ratio over every pairing of boots, which
+    decides the goal (see render_topic)."""
+    notes = [row["note"]] if row.get("note") else []
+    if _num(f.get("per_boot_spread")) is not None:
+        notes.append(f"boots of one kernel differ by up to {f['per_boot_spread'] * 100:.1f}%")
+    rng = _pair(f.get("pairwise_ratio_range"))
+    if rng is not None:
+        notes.append(f"every pairing of boots gives {rng[0]:.3f}-{rng[1]:.3f}")
+        row["range"] = list(rng)
+    if notes:
+        row["note"] = "; ".join(notes)
 
 
 def _icount_rows(ic: Any) -> dict[str, Any]:
@@ -332,9 +346,7 @@ def _icount_rows(ic: Any) -> dict[str, Any]:
             row["goal_max"] = f["target"]
         if _num(f.get("a_median")) is not None and _num(f.get("b_median")) is not None:
             row["note"] = f"{f['a_median']:.0f} / {f['b_median']:.0f} instructions per operation"
-        if _num(f.get("per_boot_spread")) is not None:
-            row["note"] = row.get("note", "") + _spread_note(f["per_boot_spread"])
-            row["resolution"] = f["per_boot_spread"]
+        _across_boots(row, f)
         figs[f"icount_{name}"] = row
     return figs
 
@@ -445,10 +457,14 @@ def render_topic(topic: str, spec: dict[str, Any], slot: dict[str, Any] | None) 
             if goal is not None:
                 ok = v <= goal[1] if goal[0] == "<=" else v >= goal[1]
                 verdict = "met" if ok else "**not met**"
-                # a figure whose noise reaches across the goal decides nothing
-                res = _num(fig.get("resolution"))
-                if res is not None and abs(v - goal[1]) < res:
-                    verdict = "not resolved"
+                # a figure measured across boots is decided only when every pairing of
+                # boots falls on the same side of the goal
+                rng = _pair(fig.get("range"))
+                if rng is not None:
+                    lo, hi = rng
+                    ok_all = hi <= goal[1] if goal[0] == "<=" else lo >= goal[1]
+                    bad_all = lo > goal[1] if goal[0] == "<=" else hi < goal[1]
+                    verdict = "met" if ok_all else "**not met**" if bad_all else "not resolved"
             if fig.get("note"):
                 value_text += f" ({rst_escape(str(fig['note']))})"
         rows.append([what, value_text, goal_text, verdict])
