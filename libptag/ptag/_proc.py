@@ -137,14 +137,20 @@ def proc_has_ptags(dfd: int | None = None) -> bool | None:
     kernel with ptag support.  Asks this process's entry, or, in a /proc of another
     PID namespace (after ``nsenter -m``, say), that namespace's init's; ``None``
     when neither is visible.  No system call beyond ``stat``; no ctypes."""
+    return _proc_has("ptags", dfd)
+
+
+def _proc_has(leaf: str, dfd: int | None) -> bool | None:
+    """Whether the processes in /proc have the file ``leaf``, asked of ``self`` or,
+    when /proc has no entry for the caller, of ``1``; None when neither is there."""
+    base = "" if dfd is not None else "/proc/"
     for name in ("self", "1"):
         try:
-            os.stat(name, dir_fd=dfd) if dfd is not None else os.stat("/proc/" + name)
+            os.stat(base + name, dir_fd=dfd)
         except OSError:
             continue
-        where = name + "/ptags"
         try:
-            os.stat(where, dir_fd=dfd) if dfd is not None else os.stat("/proc/" + where)
+            os.stat(f"{base}{name}/{leaf}", dir_fd=dfd)
         except OSError:
             return False
         return True
@@ -167,8 +173,8 @@ def process_iter(
     """
     dfd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        have_ptags = proc_has_ptags(dfd) is True
-        have_cgroup = cgroup and os.path.exists("/proc/self/cgroup")
+        have_ptags = _proc_has("ptags", dfd) is True
+        have_cgroup = cgroup and _proc_has("cgroup", dfd) is True
         if pids is None:
             names: Iterable[str] = (n for n in os.listdir(dfd) if n.isdigit())
         else:
