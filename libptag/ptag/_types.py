@@ -10,6 +10,8 @@ which is most of ``import ptag``'s cost where module loading is slow.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -57,7 +59,7 @@ class _Frozen:
         args = ", ".join(f"{n}={v!r}" for n, v in zip(self._FIELDS, self._fields()))
         return f"{type(self).__name__}({args})"
 
-    def __reduce__(self) -> tuple[type[_Frozen], tuple[object, ...]]:
+    def __reduce__(self) -> tuple[Callable[..., _Frozen], tuple[object, ...]]:
         return (type(self), self._fields())
 
 
@@ -88,7 +90,9 @@ class ProcessInfo(_Frozen):
     kernel's command name (at most 15 bytes, surrogateescape-decoded).  ``tags`` is
     empty when the kernel lacks ptags or the file was unreadable; ``cgroup`` is the
     cgroup v2 path (the first line's path without a v2 line) or ``None`` when
-    unreadable or not read (``process_iter(cgroup=False)``).
+    unreadable or not read (``process_iter(cgroup=False)``).  A record compares,
+    hashes and pickles by its fields (``tags`` by its items), and ``tags`` read
+    from /proc stays a read-only mapping through a pickle round trip.
     """
 
     _FIELDS = ("pid", "ppid", "uid", "comm", "tags", "cgroup")
@@ -111,6 +115,28 @@ class ProcessInfo(_Frozen):
         cgroup: str | None,
     ) -> None:
         self._init(pid, ppid, uid, comm, tags, cgroup)
+
+    # ``tags`` is usually a read-only view (MappingProxyType), which is neither
+    # hashable nor picklable: hash its items, and pickle the dict behind it.
+    def __hash__(self) -> int:
+        tags = self.tags
+        return hash(
+            (self.pid, self.ppid, self.uid, self.comm, frozenset(tags.items()), self.cgroup)
+        )
+
+    def __reduce__(self) -> tuple[Callable[..., ProcessInfo], tuple[object, ...]]:
+        tags = self.tags
+        if type(tags) is MappingProxyType:
+            fields = (self.pid, self.ppid, self.uid, self.comm, dict(tags), self.cgroup)
+            return (_read_only_process_info, fields)
+        return (ProcessInfo, self._fields())
+
+
+def _read_only_process_info(
+    pid: int, ppid: int, uid: int, comm: str, tags: dict[str, Tag], cgroup: str | None
+) -> ProcessInfo:
+    """Unpickles a ProcessInfo whose ``tags`` was a read-only view, as a view again."""
+    return ProcessInfo(pid, ppid, uid, comm, MappingProxyType(tags), cgroup)
 
 
 def _fast_constructors() -> tuple[

@@ -310,3 +310,19 @@ def test_proc_has_ptags(tmp_path: Path, tree: list[str], expected: bool | None) 
 
 def test_proc_has_ptags_on_this_host() -> None:
     assert _proc.proc_has_ptags() is os.path.exists("/proc/self/ptags")
+
+
+def test_scanned_records_hash_and_pickle() -> None:
+    """A ProcessInfo from process_iter holds its tags as a read-only view, which
+    Python cannot hash or pickle; the record can, and stays read-only."""
+    tags = MappingProxyType({"k": Tag("k", "v", 0)})
+    info = ProcessInfo(7, 1, 0, "x", tags, "/")
+    assert hash(info) == hash(ProcessInfo(7, 1, 0, "x", {"k": Tag("k", "v", 0)}, "/"))
+    back = pickle.loads(pickle.dumps(info))
+    assert back == info
+    assert type(back.tags) is MappingProxyType
+    plain = ProcessInfo(7, 1, 0, "x", {}, None)  # a caller's own dict stays a dict
+    assert type(pickle.loads(pickle.dumps(plain)).tags) is dict
+    for scanned in ptag.process_iter():
+        assert pickle.loads(pickle.dumps(scanned)) == scanned
+        assert isinstance(hash(scanned), int)
