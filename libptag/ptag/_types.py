@@ -119,17 +119,15 @@ class ProcessInfo(_Frozen):
     # ``tags`` is usually a read-only view (MappingProxyType), which is neither
     # hashable nor picklable: hash its items, and pickle the dict behind it.
     def __hash__(self) -> int:
-        tags = self.tags
         return hash(
-            (self.pid, self.ppid, self.uid, self.comm, frozenset(tags.items()), self.cgroup)
+            (self.pid, self.ppid, self.uid, self.comm, frozenset(self.tags.items()), self.cgroup)
         )
 
-    def __reduce__(self) -> tuple[Callable[..., ProcessInfo], tuple[object, ...]]:
-        tags = self.tags
-        if type(tags) is MappingProxyType:
-            fields = (self.pid, self.ppid, self.uid, self.comm, dict(tags), self.cgroup)
+    def __reduce__(self) -> tuple[Callable[..., _Frozen], tuple[object, ...]]:
+        if type(self.tags) is MappingProxyType:
+            fields = (self.pid, self.ppid, self.uid, self.comm, dict(self.tags), self.cgroup)
             return (_read_only_process_info, fields)
-        return (ProcessInfo, self._fields())
+        return super().__reduce__()
 
 
 def _read_only_process_info(

@@ -149,11 +149,6 @@ def raw_escape(text: str) -> str:
     return "".join(out)
 
 
-def pad(text: str, width: int, right: bool) -> str:
-    fill = " " * max(0, width - text_width(text))
-    return fill + text if right else text + fill
-
-
 def fit_widths(
     natural: list[int], columns: Sequence[Column], limit: int, sep: int = 1
 ) -> list[int]:
