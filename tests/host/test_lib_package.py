@@ -48,6 +48,13 @@ PUBLIC = {
 }
 
 
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (this one), failing on a non-zero exit."""
+    return subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120
+    )
+
+
 def test_public_names() -> None:
     assert set(ptag.__all__) == PUBLIC
     for name in PUBLIC:
@@ -75,9 +82,7 @@ def test_import_cost_is_light() -> None:
         "import ptag; dt = time.perf_counter() - t;"
         "print(json.dumps({'ms': dt * 1000, 'new': sorted(set(sys.modules) - before)}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    out = run_python(code).stdout
     res = json.loads(out)
     print(f"import ptag: {res['ms']:.1f} ms")
     new = set(res["new"])
@@ -106,9 +111,7 @@ def test_ctypes_is_loaded_by_the_first_system_call() -> None:
         "(_abi.get_tag, _abi.set_tag, _abi.list_tags)\n"
         "assert 'ctypes' in sys.modules\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    out = run_python(code).stdout
     assert out.split() == ["64", "32", "256", "82", "83"]
 
 
@@ -138,9 +141,7 @@ def test_fork_during_the_first_call_does_not_hang_the_child() -> None:
         "_, st = os.waitpid(pid, 0)\n"
         "print('hung' if os.WIFSIGNALED(st) else 'ok')\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
-    )
+    out = run_python(code)
     assert out.stdout.strip() == "ok", out.stderr
 
 
@@ -202,9 +203,7 @@ def test_cli_imports_only_its_command(
         "        pass\n"
         "print(' '.join(sorted(sys.modules)))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
+    out = run_python(code).stdout
     loaded = set(out.split())
     assert needed in loaded
     # shutil: argparse imports it (with zlib, bz2, lzma) to measure the terminal
