@@ -39,34 +39,35 @@ container instead of running it untagged.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 import ptag
-from ptag._types import _Frozen
+from ptag import _oci
+from ptag._oci import ANNOTATION_KEYS, DEFAULT_PREFIX, State, parse_state
 
 from . import _common
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from typing import Any
 
-DEFAULT_PREFIX = "org.ptag.tag."
+__all__ = [
+    "ANNOTATION_KEYS",
+    "DEFAULT_PREFIX",
+    "MAX_STATE_BYTES",
+    "HookError",
+    "State",
+    "add_parser",
+    "parse_state",
+    "run",
+    "tags_for",
+]
+
 MAX_STATE_BYTES = 4 * 1024 * 1024
 
-#: (annotation, tag key), in priority order per key.
-ANNOTATION_KEYS: tuple[tuple[str, str], ...] = (
-    ("io.kubernetes.cri.container-name", _common.CONTAINER_NAME),
-    ("io.kubernetes.container.name", _common.CONTAINER_NAME),
-    ("io.kubernetes.pod.namespace", _common.POD_NAMESPACE),
-    ("io.kubernetes.cri.sandbox-namespace", _common.POD_NAMESPACE),
-    ("io.kubernetes.pod.name", _common.POD_NAME),
-    ("io.kubernetes.cri.sandbox-name", _common.POD_NAME),
-    ("io.kubernetes.pod.uid", _common.POD_UID),
-    ("io.kubernetes.cri.sandbox-uid", _common.POD_UID),
-)
+#: A reason to fail the container, as one line (the mapping's errors are ones too).
+HookError = _oci.OciError
 
 EPILOG = f"""\
 Tags set (the container state comes on stdin, as the OCI runtime spec says):
@@ -98,103 +99,17 @@ Exit status:
 """
 
 
-class HookError(Exception):
-    """A reason to fail the container, as one line."""
-
-
-class State(_Frozen):
-    _FIELDS = ("id", "pid", "annotations")
-    __slots__ = _FIELDS
-    id: str
-    pid: int
-    annotations: Mapping[str, str]
-
-    def __init__(self, id: str, pid: int, annotations: Mapping[str, str]) -> None:
-        self._init(id, pid, annotations)
-
-
-def parse_state(data: bytes) -> State:
-    """The parts of an OCI state document the hook needs; HookError if bad."""
-    if not data.strip():
-        raise HookError("no container state on stdin (expected OCI state JSON)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise HookError(f"container state is not UTF-8 (byte {exc.start})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HookError(
-            f"invalid container state JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"
-        ) from None
-    except RecursionError:
-        raise HookError("invalid container state JSON: nested too deeply") from None
-    if not isinstance(doc, dict):
-        raise HookError("invalid container state: expected a JSON object")
-    for name in ("ociVersion", "status", "bundle"):
-        if name in doc and not isinstance(doc[name], str):
-            raise HookError(f'invalid container state: "{name}" is not a string')
-    cid = doc.get("id")
-    if cid is None:
-        raise HookError('invalid container state: no "id"')
-    if not isinstance(cid, str) or not cid:
-        raise HookError('invalid container state: "id" is not a non-empty string')
-    pid = doc.get("pid")
-    if pid is None:
-        raise HookError('invalid container state: no "pid" (is the hook in the right stage?)')
-    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= 2**31 - 1:
-        raise HookError(f'invalid container state: "pid" is not a process ID: {json.dumps(pid)}')
-    ann = doc.get("annotations", {})
-    if ann is None:
-        ann = {}
-    if not isinstance(ann, dict):
-        raise HookError('invalid container state: "annotations" is not an object')
-    for k, v in ann.items():
-        if not isinstance(v, str):
-            raise HookError(f"invalid container state: annotation '{k}' is not a string")
-    return State(cid, pid, ann)
-
-
 def tags_for(state: State, *, prefix: str, runtime: str | None) -> list[tuple[str, str]]:
-    """The (key, value) pairs to set, in order, all validated; HookError."""
-    chosen: dict[str, tuple[str, str]] = {}  # key -> (value, source)
-
-    def add(key: str, value: str, source: str) -> None:
-        try:
-            _common.check_tag(key, value)
-        except ValueError as exc:
-            raise HookError(f"cannot set tag '{key}' from {source}: {exc}") from None
-        prev = chosen.get(key)
-        if prev is not None and prev[0] != value:
-            raise HookError(
-                f"conflicting values for tag '{key}': '{prev[0]}' from {prev[1]}, "
-                f"'{value}' from {source}"
-            )
-        if prev is None:
-            chosen[key] = (value, source)
-
-    add(_common.CONTAINER_ID, state.id, 'the state\'s "id"')
-    if runtime is not None:
-        add(_common.CONTAINER_RUNTIME, runtime, "--runtime")
-    for annotation, key in ANNOTATION_KEYS:
-        if annotation in state.annotations:
-            add(key, state.annotations[annotation], f"annotation '{annotation}'")
-    if prefix:
-        for annotation in sorted(state.annotations):
-            if annotation.startswith(prefix) and len(annotation) > len(prefix):
-                add(
-                    annotation[len(prefix) :],
-                    state.annotations[annotation],
-                    f"annotation '{annotation}'",
-                )
-            elif annotation == prefix:
-                raise HookError(f"annotation '{annotation}' names no tag")
-    pairs = [(k, v) for k, (v, _src) in chosen.items()]
-    if len(pairs) > ptag.MAX_TAGS:
-        raise HookError(
-            f"too many tags ({len(pairs)}; a process may carry at most {ptag.MAX_TAGS})"
-        )
-    return pairs
+    """The (key, value) pairs to set on the state's process, in order, all validated
+    (the mapping ptag-runtime shares, :func:`ptag._oci.tags_for`); HookError."""
+    return _oci.tags_for(
+        state.id,
+        state.annotations,
+        prefix=prefix,
+        runtime=runtime,
+        id_source='the state\'s "id"',
+        runtime_source="--runtime",
+    )
 
 
 def add_parser(sub: Any) -> None:
