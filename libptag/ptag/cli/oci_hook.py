@@ -170,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     pairs = tags_for(state, prefix=args.annotation_prefix, runtime=args.runtime)
     if args.dry_run:
         for key, value in pairs:
-            _common.emit(f"{key}={value}\n")
+            _common.emit(_common.escape(f"{key}={value}") + "\n")
         return 0
     if not ptag.supported():
         raise HookError(_common.NO_SUPPORT)
