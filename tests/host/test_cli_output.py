@@ -82,8 +82,8 @@ def test_text_width() -> None:
     assert output.text_width("e\u0301") == 1
 
 
-def test_printable() -> None:
-    assert output.printable("a\nb\x1b[31m") == "a?b?[31m"
+def test_escape_controls() -> None:
+    assert output.escape("a\nb\x1b[31m") == "a\\x0ab\\x1b[31m"
 
 
 def test_raw_escape() -> None:
@@ -177,24 +177,24 @@ MIXED: list[dict[str, Any]] = [
 )
 def test_table_mixed_ascii_wide_and_cut_cells(encoding: str, cut: str) -> None:
     """Columns that are all ASCII (measured and padded in bulk) next to columns with
-    wide, accented and unprintable characters and cut cells (measured cell by cell):
-    the lines the per-cell renderer always gave."""
+    wide, accented and escaped characters and cut cells (measured cell by cell, the
+    escaped text's width)."""
     nodes = [Node(r) for r in MIXED]
     assert output.render_table(nodes, MIXED_COLS, width=60, stream=Tty(encoding)) == [
-        "PID COMM  PATH                   TAGS                    UID",
-        "  1 init  /                                                0",
-        f" 22 café? {cut}bbbbbbbbbbbbbbb.scope k=漢字漢字漢字漢字,n{cut}  1000",
-        f"333 漢字  /user.slice/äöü        container.id=aaaaaaa{cut} 65534",
+        "PID COMM     PATH                 TAGS                   UID",
+        "  1 init     /                                             0",
+        f" 22 café\\x1b {cut}bbbbbbbbbbbbb.scope k=漢字漢字漢字漢字,{cut}  1000",
+        f"333 漢字     /user.slice/äöü      container.id=aaaaaa{cut} 65534",
     ]
 
 
 def test_tree_table_mixed() -> None:
     root = Node(MIXED[0], [Node(MIXED[1], [Node(MIXED[2])])])
     assert output.render_table([root], MIXED_COLS, width=50, tree_column=1, stream=Tty()) == [
-        "PID COMM     PATH            TAGS              UID",
-        "  1 init     /                                   0",
-        " 22 └─café?  …bbbbbbbb.scope k=漢字漢字漢字…  1000",
-        "333   └─漢字 /user.slice/äöü container.id=a… 65534",
+        "PID COMM       PATH           TAGS             UID",
+        "  1 init       /                                 0",
+        " 22 └─café\\x1b …bbbbbbb.scope k=漢字漢字漢…   1000",
+        "333   └─漢字   …ser.slice/äöü container.id=… 65534",
     ]
     # a negative tree column counts from the end, as an index does
     last = output.render_table([root], MIXED_COLS[:2], tree_column=-1, stream=Tty())

@@ -13,6 +13,8 @@ import sys
 import ptag
 from ptag import keys as _keys
 
+from .output import escape as escape  # the one terminal-safe notation, for every module
+
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -70,9 +72,11 @@ def warn(prog: str, message: str) -> None:
 
 
 def one_line(text: str) -> str:
-    """Collapse a message onto one line (control characters become ``?``)."""
-    text = " ".join(text.split("\n"))
-    return "".join(c if c.isprintable() else "?" for c in text)
+    """A message on one line, safe on a terminal: newlines become spaces, and
+    whatever else a terminal would misrender (a value's control, bidirectional or
+    invisible characters, bytes that are not UTF-8) is escaped by :func:`escape`.
+    Build messages from the raw values and let this escape them, once."""
+    return escape(" ".join(text.split("\n")))
 
 
 class WriteError(Exception):

@@ -17,7 +17,6 @@ guess labelled ``guess (from cgroup path)``, and a ``verdict:`` line:
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Mapping
 
 import ptag
@@ -226,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
             "verdict": v.kind,
             "verdict_text": v.text,
         }
-        _common.emit(json.dumps(doc, indent=3, ensure_ascii=False) + "\n")
+        _common.emit(output.dumps(doc) + "\n")
         return 0
     _common.emit("\n".join(render(info, tags, cgroup, g, v)) + "\n")
     return 0
@@ -235,19 +234,24 @@ def run(args: argparse.Namespace) -> int:
 def render(
     info: Any, tags: Mapping[str, Any], cgroup: str | None, g: heuristics.Guess | None, v: Verdict
 ) -> list[str]:
-    p = output.printable
+    """The lines of the report, every field from the process written through
+    :func:`output.escape` (the verdict escaped as a whole, once)."""
+    p = output.escape
     comm = info.comm if isinstance(info.comm, str) else output.UNREADABLE
     path = heuristics.primary_path(cgroup)
     lines = [
-        f"process {info.pid} ({p(comm)}), user {user_name(info.uid)}, parent {info.ppid}",
+        f"process {info.pid} ({p(comm)}), user {p(user_name(info.uid))}, parent {info.ppid}",
         f"cgroup  {p(path) if path is not None else output.UNREADABLE}",
         "",
     ]
     if tags:
         lines.append("tags (set by the runtime, enforced by the kernel):")
-        width = max(len(k) for k in tags)
-        for t in tags.values():
-            lines.append(f"  {t.key:<{width}}  {p(str(t.value))}  (set by {user_name(t.owner)})")
+        keys = {k: p(k) for k in tags}
+        width = max(map(output.text_width, keys.values()))
+        for k, t in tags.items():
+            pad = " " * (width - output.text_width(keys[k]))
+            owner = p(user_name(t.owner))
+            lines.append(f"  {keys[k]}{pad}  {p(str(t.value))}  (set by {owner})")
     else:
         lines.append("tags: none")
     lines.append("")

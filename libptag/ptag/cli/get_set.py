@@ -1,23 +1,24 @@
 """``ptag get`` and ``ptag set``.
 
-``ptag get [-p PID] [-J] [KEY...]`` prints every tag of the process (the
+``ptag get [-p PID] [-J|-r] [KEY...]`` prints every tag of the process (the
 ``ptag`` process itself by default, whose tags are inherited from the shell)
 as ``KEY=VALUE`` lines, or only the values of the named keys, one per line,
-like ``printenv``.  ``ptag set -p PID [--exist-ok] KEY=VALUE...`` tags another
-process through a pidfd; tagging the short-lived ``ptag`` itself would be
-pointless, so ``-p`` is required (use ``ptag-exec`` to start tagged).
+like ``printenv``: escaped for a terminal (:func:`ptag.cli.output.escape`), or
+exactly as the kernel holds them with ``-r``.  ``ptag set -p PID [--exist-ok]
+KEY=VALUE...`` tags another process through a pidfd; tagging the short-lived
+``ptag`` itself would be pointless, so ``-p`` is required (use ``ptag-exec`` to
+start tagged).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Mapping
 
 import ptag
 
-from . import _common
+from . import _common, output
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 GET_EPILOG = """\
 Without KEY, prints every tag as KEY=VALUE, oldest first.  With KEYs, prints
-each value on its own line, in the order given.  -J prints
-{"pid": PID, "tags": {KEY: VALUE}, "owner": {KEY: UID}}.
+each value on its own line, in the order given.  Characters a terminal would
+misrender are escaped (\\xHH, \\uHHHH; see ptag(1)); -r prints the bytes exactly.
+-J prints {"pid": PID, "tags": {KEY: VALUE}, "owner": {KEY: UID}}.
 
 Exit status:
   0  success
@@ -69,7 +71,9 @@ def add_parsers(sub: Any) -> None:
         metavar="PID",
         help="the process (default: ptag itself, i.e. what it inherited)",
     )
-    g.add_argument("-J", "--json", action="store_true", help="use JSON output format")
+    fmt = g.add_mutually_exclusive_group()
+    fmt.add_argument("-J", "--json", action="store_true", help="use JSON output format")
+    fmt.add_argument("-r", "--raw", action="store_true", help="print the bytes exactly, unescaped")
     g.add_argument("keys", nargs="*", metavar="KEY", help="print only these tags' values")
     g.set_defaults(run=run_get, hint="ptag get --help")
 
@@ -138,12 +142,15 @@ def run_get(args: argparse.Namespace) -> int:
             "tags": {t.key: t.value for t in found},
             "owner": {t.key: t.owner for t in found},
         }
-        _common.emit(json.dumps(doc, indent=3, ensure_ascii=False) + "\n")
+        _common.emit(output.dumps(doc) + "\n")
     else:
         lines = [t.value if args.keys else f"{t.key}={t.value}" for t in found]
-        _common.emit_bytes(
-            "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape")
-        )
+        if args.raw:
+            _common.emit_bytes(
+                "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape")
+            )
+        else:
+            _common.emit("".join(f"{_common.escape(line)}\n" for line in lines))
     return status
 
 

@@ -1,24 +1,46 @@
-"""Rendering rows as an aligned table, as raw text, or as JSON.
+"""Rendering rows as an aligned table, as raw text, or as JSON, and escaping
+what a terminal would misrender.
 
 The conventions are libsmartcols' (``lsns``, ``lsblk``, ``findmnt``):
 
 - **table**: columns separated by one space, numbers right-aligned, the
   whole fitted to the terminal width (``$COLUMNS``, else the terminal, else
-  80) by truncating the widest truncatable columns with ``…``; characters
-  that are not printable are shown as ``?``;
+  80) by truncating the widest truncatable columns with ``…``; text is
+  written through :func:`escape`, and widths are those of the escaped text;
 - **raw** (``-r``): one space between columns, nothing aligned, nothing
   truncated; spaces, backslashes and unprintable characters are written as
   ``\\xHH`` (UTF-8 bytes) so every line splits cleanly on spaces;
 - **JSON** (``-J``): ``{"<name>": [ {column: value, ...}, ... ]}``, values
   typed (numbers, strings, objects, ``null``), never truncated; with a tree
-  each object's children are nested under ``"children"``.
+  each object's children are nested under ``"children"``.  Exact: see
+  :func:`dumps`.
+
+The escape notation of every human-readable output (:func:`escape`), reversible:
+
+- ``\\xHH`` (two lowercase hex digits): a C0 control or DEL (``00``-``1f``,
+  ``7f``), or a byte ``80``-``ff`` that is not part of valid UTF-8 (the
+  library decodes with ``surrogateescape``, so such a byte arrives as U+DC80-U+DCFF);
+- ``\\uHHHH`` / ``\\UHHHHHHHH``: a code point that is not printable: C1
+  controls (U+0080-U+009F), format characters (bidirectional overrides, isolates
+  and marks, zero-width spaces and joiners, the BOM, tag characters), separators
+  other than the ASCII space, private-use, unassigned and surrogate code points
+  (what :meth:`str.isprintable` rejects), and the Hangul fillers, letters that
+  print as nothing;
+- ``\\\\``: a backslash, written so only where a single one would read as the
+  start of one of these escapes (before another backslash, an escaped character,
+  or ``x``/``u``/``U`` and hex digits as above).  Every other backslash stands for
+  itself, so ``\\x2d`` in a systemd cgroup path is shown as it is.
+
+Everything else (letters of any script, combining marks, CJK, emoji) is shown
+unchanged, and text that needs no escaping costs one ``isascii``/``isprintable``
+check.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
-import unicodedata
 
 from ptag._types import _Frozen
 
@@ -98,23 +120,82 @@ def can_encode(text: str, stream: TextIO | None = None) -> bool:
 
 
 def char_width(ch: str) -> int:
-    if unicodedata.combining(ch):
+    """Terminal cells of one character: 0 for a combining mark, 2 for a wide one."""
+    ud = _unicodedata()
+    if ud.combining(ch) or ud.category(ch) in ("Mn", "Me"):
         return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return 2 if ud.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _unicodedata() -> Any:
+    """:mod:`unicodedata`, imported on first use: only text that is not ASCII
+    needs it, and ``ptag get`` never does."""
+    global _ud
+    if _ud is None:
+        import unicodedata
+
+        _ud = unicodedata
+    return _ud
+
+
+_ud: Any = None
 
 
 def text_width(text: str) -> int:
     """Display width in terminal cells."""
     if text.isascii():
         return len(text)
-    return sum(char_width(c) for c in text)
+    return sum(map(char_width, text))
 
 
-def printable(text: str) -> str:
-    """Unprintable characters become ``?`` (as ps does)."""
-    if text.isprintable():
+#: Letters that print as nothing (Hangul fillers): escaped though printable.
+_INVISIBLE = "\u115f\u1160\u3164\uffa0"
+#: What makes a single backslash read as an escape: it is doubled before these.
+_LOOKS_ESCAPED = re.compile(
+    r"\\|x(?:[01][0-9a-fA-F]|7[fF]|[89a-fA-F][0-9a-fA-F])|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}"
+)
+_AMBIGUOUS_BACKSLASH = re.compile(r"\\(?=" + _LOOKS_ESCAPED.pattern + ")")
+
+
+def is_plain(text: str) -> bool:
+    """True when :func:`escape` returns ``text`` unchanged, decided cheaply: text
+    that is printable and holds no backslash (a False may still come back unchanged)."""
+    if not text.isprintable() or "\\" in text:
+        return False
+    return text.isascii() or not any(c in text for c in _INVISIBLE)
+
+
+def _escape_char(ch: str) -> str:
+    cp = ord(ch)
+    if cp < 0x80 or 0xDC80 <= cp <= 0xDCFF:  # C0/DEL, or a byte that is not UTF-8
+        return f"\\x{cp & 0xFF:02x}"
+    return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
+
+
+def escape(text: str) -> str:
+    """``text`` made safe for a terminal, reversibly (the notation is in the module's
+    docstring): unprintable and invisible characters as ``\\xHH``, ``\\uHHHH`` or
+    ``\\UHHHHHHHH``, a backslash doubled where it would otherwise read as an escape.
+    Returns ``text`` itself when nothing needs escaping (the usual case, decided
+    with one ``isascii``/``isprintable`` check)."""
+    if is_plain(text):
         return text
-    return "".join(c if c.isprintable() else "?" for c in text)
+    if text.isprintable() and (text.isascii() or not any(c in text for c in _INVISIBLE)):
+        return _AMBIGUOUS_BACKSLASH.sub(r"\\\\", text)  # only backslashes to look at
+    out: list[str] = []
+    last = len(text) - 1
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            nxt = text[i + 1] if i < last else ""
+            double = bool(nxt) and (
+                not nxt.isprintable() or nxt in _INVISIBLE or _LOOKS_ESCAPED.match(text, i + 1)
+            )
+            out.append("\\\\" if double else "\\")
+        elif ch.isprintable() and ch not in _INVISIBLE:
+            out.append(ch)
+        else:
+            out.append(_escape_char(ch))
+    return "".join(out)
 
 
 def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…") -> str:
@@ -218,8 +299,9 @@ def render_table(
     """Lines of an aligned table; ``tree_column`` gets the tree glyphs.
 
     Works a column at a time (listings are thousands of rows): a column whose text
-    is all printable ASCII, the usual case, is measured with ``len`` and padded with
-    ``str.ljust``/``str.rjust``, in C; any other column, cell by cell.
+    is all printable ASCII, the usual case, is checked for escaping with one
+    :func:`is_plain`, measured with ``len`` and padded with ``str.ljust``/
+    ``str.rjust``, in C; any other column is escaped and measured cell by cell.
     """
     stream = stream or sys.stdout
     art = None
@@ -237,8 +319,8 @@ def render_table(
     exact: list[bool] = []
     for i, col in enumerate(columns):
         texts = list(map(col.text, rows))
-        if not "".join(texts).isprintable():
-            texts = list(map(printable, texts))
+        if not is_plain("".join(texts)):
+            texts = list(map(escape, texts))
         if i == tree_column:
             texts = [prefix + text for (_, prefix), text in zip(flat, texts)]
         if headings:
@@ -306,6 +388,31 @@ def render_json(
         items = [obj(n) for n in nodes]
     else:
         items = [{c.name: c.json(row) for c in columns} for row, _ in flatten(nodes, None)]
+    return dumps({name: items})
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\U0010ffff]")
+
+
+def _json_char(m: re.Match[str]) -> str:
+    ch = m.group()
+    if ch.isprintable() and ch not in _INVISIBLE:
+        return ch
+    cp = ord(ch)
+    if cp > 0xFFFF:  # JSON spells a code point beyond the BMP as a surrogate pair
+        cp -= 0x10000
+        return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+    return f"\\u{cp:04x}"
+
+
+def dumps(doc: object) -> str:
+    """``doc`` as indented JSON, exact and still safe on a terminal: what
+    :func:`escape` would escape is written as a JSON ``\\uHHHH`` escape, which
+    decodes to the same string (a byte that is not UTF-8 stays the lone surrogate
+    U+DC80-U+DCFF that ``surrogateescape`` made of it); all else is left as it is."""
     import json  # only here: most listings are not JSON
 
-    return json.dumps({name: items}, indent=3, ensure_ascii=False)
+    text = json.dumps(doc, indent=3, ensure_ascii=False)
+    if text.isascii() and "\x7f" not in text:
+        return text
+    return _JSON_UNSAFE.sub(_json_char, text)
