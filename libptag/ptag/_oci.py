@@ -31,6 +31,7 @@ __all__ = [
     "State",
     "check_tag",
     "parse_config",
+    "parse_runtime_state",
     "parse_state",
     "tags_for",
 ]
@@ -154,6 +155,28 @@ def parse_config(data: bytes, name: str = "config.json") -> Config:
         raise OciError(f"{name} is empty (expected the bundle's OCI config JSON)")
     doc = _load_object(data, name)
     return Config(_annotations(doc, name))
+
+
+#: The states in which a container has an init process to join (runc, crun).
+LIVE_STATUSES = ("created", "running", "paused")
+
+
+def parse_runtime_state(data: bytes, cid: str) -> int:
+    """The init PID in the output of ``RUNTIME state CID`` (an OCI state document);
+    OciError when it is not that container's, or the container has no live init."""
+    what = f"state of container '{cid}'"
+    if not data.strip():
+        raise OciError(f"empty {what} (expected OCI state JSON)")
+    doc = _load_object(data, what)
+    if doc.get("id") != cid:
+        raise OciError(f'invalid {what}: its "id" is {json.dumps(doc.get("id"))}')
+    status = doc.get("status")
+    if status not in LIVE_STATUSES:
+        raise OciError(f"container '{cid}' has no process to join (status {json.dumps(status)})")
+    pid = doc.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid <= 2**31 - 1:
+        raise OciError(f'invalid {what}: "pid" is not a process ID: {json.dumps(pid)}')
+    return pid
 
 
 def tags_for(
