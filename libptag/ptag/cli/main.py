@@ -26,6 +26,7 @@ _COMMANDS = {
     "ps": "ps",
     "explain": "explain",
     "oci-hook": "oci_hook",
+    "exporter": "exporter",
 }
 
 DESCRIPTION = """\

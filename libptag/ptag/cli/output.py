@@ -220,11 +220,10 @@ def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…
 
 
 def raw_escape(text: str) -> str:
-    """libsmartcols' raw encoding: space, ``\\`` and what :func:`escape` escapes as
-    ``\\xHH``, each byte of the UTF-8 (or the byte that is not UTF-8); lossless."""
+    """libsmartcols' raw encoding: space, ``\\`` and unprintables as ``\\xHH``."""
     out: list[str] = []
     for ch in text:
-        if ch == "\\" or ch.isspace() or not ch.isprintable() or ch in _INVISIBLE:
+        if ch == "\\" or ch.isspace() or not ch.isprintable():
             out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
         else:
             out.append(ch)
