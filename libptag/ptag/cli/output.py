@@ -220,10 +220,11 @@ def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…
 
 
 def raw_escape(text: str) -> str:
-    """libsmartcols' raw encoding: space, ``\\`` and unprintables as ``\\xHH``."""
+    """libsmartcols' raw encoding: space, ``\\`` and what :func:`escape` escapes as
+    ``\\xHH``, each byte of the UTF-8 (or the byte that is not UTF-8); lossless."""
     out: list[str] = []
     for ch in text:
-        if ch == "\\" or ch.isspace() or not ch.isprintable():
+        if ch == "\\" or ch.isspace() or not ch.isprintable() or ch in _INVISIBLE:
             out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8", "surrogateescape"))
         else:
             out.append(ch)
