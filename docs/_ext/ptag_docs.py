@@ -9,7 +9,10 @@ At the start of every build (``builder-inited``) this:
 * renders ``docs/perf/*.json`` into ``docs/_generated/perf-*.rst`` (a figure that
   has no measurement yet says so);
 * renders tables that live in the CLI's code (``ptag ps`` columns, the OCI hook's
-  annotation mapping) into ``docs/_generated/``.
+  annotation mapping) into ``docs/_generated/``;
+* renders the configuration files ``ptag install`` writes (from
+  ``ptag.cli.integrations``) into ``docs/_generated/install/``, which the recipes
+  include.
 
 After reading (``env-updated``, on every build) it warns, which
 ``-W`` turns into a failed build, when:
@@ -544,6 +547,39 @@ def generate_cli_tables(app: Sphinx) -> None:
 
 
 # ---------------------------------------------------------------------------
+# the integrations' configurations: what ``ptag install`` writes
+
+
+def install_configs() -> dict[str, str]:
+    """File name in ``docs/_generated/install/`` -> text, rendered by
+    ``ptag.cli.integrations`` (the module ``ptag install`` writes from) with the
+    documentation's paths: the recipes include these, so they cannot drift."""
+    from ptag.cli import integrations as i
+
+    p = i.DOC_PATHS
+    billing = [("", "setpriv --reuid=billing --regid=billing --init-groups /usr/bin/billing-server")]
+    return {
+        "docker-daemon.json": i.docker_fragment(p, default=False),
+        "docker-daemon-default.json": i.docker_fragment(p, default=True),
+        "podman-ptag.conf": i.podman_conf(p, default=False),
+        "podman-hook.json": i.oci_hook(p, "podman"),
+        "cri-o-ptag.conf": i.crio_conf(p, default=False),
+        "cri-o-hook.json": i.oci_hook(p, "cri-o"),
+        "containerd-config.toml": i.containerd_toml(p),
+        "ptag-lxc-hook": i.lxc_hook(p),
+        "lxc-ptag.conf": i.lxc_conf(),
+        "systemd-zz-ptag.conf": i.systemd_dropin(
+            "billing.service", billing, [("service.name", "%n"), ("team", "payments")], p
+        ),
+    }
+
+
+def generate_install_configs(app: Sphinx) -> None:
+    for name, text in install_configs().items():
+        write_if_changed(GENERATED / "install" / name, text)
+
+
+# ---------------------------------------------------------------------------
 # ptag-example: an example of docs/examples/, as docs/examples/check runs it
 
 
@@ -777,6 +813,7 @@ def builder_inited(app: Sphinx) -> None:
     generate_abi_glance(app)
     generate_perf(app)
     generate_cli_tables(app)
+    generate_install_configs(app)
     generate_api_constants(app)
     generate_well_known_keys(app)
 

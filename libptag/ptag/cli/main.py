@@ -1,6 +1,6 @@
 """``ptag``: inspect and set immutable process tags.
 
-Subcommands: ``get``, ``set``, ``ps``, ``explain``, ``oci-hook``; each has
+Subcommands: ``get``, ``set``, ``ps``, ``explain``, ``oci-hook``, ``install``; each has
 ``-h/--help`` with its exit statuses.  Errors are one line on stderr,
 ``ptag: message``; usage errors exit 2, failures 1, and nothing ever prints a
 traceback.
@@ -27,6 +27,7 @@ _COMMANDS = {
     "explain": "explain",
     "oci-hook": "oci_hook",
     "exporter": "exporter",
+    "install": "install",
 }
 
 DESCRIPTION = """\
