@@ -153,8 +153,9 @@ def error_from_errno(err: int, key: str | None = None, pid: int | None = None) -
     if err == _errno.EPERM:
         return TagPermissionError(
             err,
-            f"not permitted to tag {who}: tagging another process needs CAP_SYS_ADMIN or "
-            "ptrace access to it (same uid, dumpable); run as its owner or as root",
+            f"not permitted to tag {who}: tagging another process needs the right to "
+            "ptrace it (same real uid and dumpable, or CAP_SYS_PTRACE; Yama's "
+            "ptrace_scope applies); run as its owner or as root",
             key,
             pid,
         )

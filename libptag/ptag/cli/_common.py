@@ -247,7 +247,7 @@ def reason(exc: BaseException) -> str:
     if isinstance(exc, ptag.TagProcessLookupError):
         return "no such process"
     if isinstance(exc, ptag.TagPermissionError):
-        return "permission denied (tagging another process needs CAP_SYS_ADMIN or ptrace access)"
+        return "permission denied (tagging another process needs the right to ptrace it)"
     if isinstance(exc, OSError):
         err = exc.errno
         if err is not None:

@@ -42,9 +42,10 @@ Tags are set in the order given, through a pidfd.  Every KEY=VALUE is checked
 before the first is set; a kernel error part-way cannot be undone (tags are
 never removed), and is reported for the tag that failed.
 
-Tagging another process needs CAP_SYS_ADMIN in its user namespace or the
-right to ptrace it.  A tag that is already set can never be changed:
---exist-ok accepts a tag already set to the same value, never another value.
+Tagging another process needs the right to ptrace it with the real
+credentials (Yama's ptrace_scope applies).  A tag that is already set can
+never be changed: --exist-ok accepts a tag already set to the same value,
+never another value.
 
 Exit status:
   0  every tag is set
