@@ -16,7 +16,7 @@ WORK  ?= .work
 SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 
 .PHONY: all setup demo check lint host-test kernel selftests vm-test noptag-test docs \
-	docs-examples torture torture-short bench checkpatch shell clean help
+	docs-examples torture torture-short bench checkpatch series shell clean help
 
 all: help
 
@@ -42,6 +42,10 @@ lint: setup
 
 checkpatch: setup
 	@$(KTREE) checkpatch
+
+# The series for posting, with the poster's identity: make series AUTHOR='Name <mail>'
+series: setup
+	@AUTHOR="$(AUTHOR)" $(KTREE) series
 
 host-test: setup
 	@$(PY) -m pytest tests/host -q
