@@ -446,7 +446,8 @@ several -l options are ANDed too):
 
 Fields that cannot be read show '-'; processes that exit during the scan
 are left out.  Tables fit the terminal ($COLUMNS, else 80) and cut long
-values with '…'; -w, -r and -J never cut.
+values with '…'; -w, -r and -J never cut.  What a terminal would misrender
+is escaped (\\xHH, \\uHHHH, see ptag(1)); -r and -J are exact.
 
 Exit status:
   0  at least one process was listed
