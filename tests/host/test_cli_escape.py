@@ -17,11 +17,13 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_run import one_line, run_module
+from cli_run import ROOT, one_line, run_module
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -544,3 +546,22 @@ def test_internal_error_is_escaped(
     status, _, err = _run(capsys, "ps")
     assert status == 1
     assert one_line(err) == "ptag: internal error: RuntimeError: value \\u202e\\u009b"
+
+
+def test_non_utf8_terminal_gets_the_same_notation() -> None:
+    """On a stream that cannot encode a character (here ASCII), it is written as
+    escape() writes what it escapes (``\\u00e9``), not as Python's backslashreplace
+    would (``\\xe9``, which the notation reads as a byte that is not UTF-8)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "libptag"), PYTHONIOENCODING="ascii")
+    cmd = [sys.executable, "-m", "ptag.cli.exec", "--", "café\u202e漢😀"]
+    p = subprocess.run(cmd, capture_output=True, env=env, timeout=60)
+    assert p.returncode == 127
+    line = p.stderr.decode("ascii")
+    assert line == (
+        "ptag-exec: failed to execute 'caf\\u00e9\\u202e\\u6f22\\U0001f600': "
+        "No such file or directory\n"
+    )
+    assert (
+        unescape(line)
+        == "ptag-exec: failed to execute 'café\u202e漢😀': No such file or directory\n"
+    )

@@ -4,6 +4,7 @@ one-line error reporting, the last-resort guard, and tag-error wording."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import os
@@ -14,6 +15,7 @@ import ptag
 from ptag import keys as _keys
 
 from .output import escape as escape  # the one terminal-safe notation, for every module
+from .output import unencodable
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -326,12 +328,15 @@ def guarded(prog: str, func: Callable[[], int], *, internal_status: int = 1) -> 
 
 
 def setup_stdio() -> None:
-    """Never die of an unencodable character on a non-UTF-8 terminal."""
+    """Never die of an unencodable character on a non-UTF-8 terminal: write it in
+    :func:`escape`'s notation (``é`` as ``\\u00e9``; Python's ``backslashreplace``
+    would write ``\\xe9``, which that notation reads as a byte that is not UTF-8)."""
+    codecs.register_error("ptag.escape", unencodable)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             with contextlib.suppress(ValueError, OSError):
-                reconfigure(errors="backslashreplace")
+                reconfigure(errors="ptag.escape")
 
 
 def dedupe(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

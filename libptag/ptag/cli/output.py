@@ -172,6 +172,15 @@ def _escape_char(ch: str) -> str:
     return f"\\u{cp:04x}" if cp <= 0xFFFF else f"\\U{cp:08x}"
 
 
+def unencodable(exc: UnicodeError) -> tuple[str, int]:
+    """A codec error handler (``ptag.escape``, registered by the CLI for stdout and
+    stderr): what the stream's encoding cannot encode, written as :func:`escape`
+    writes what it escapes, so a non-UTF-8 terminal shows the same notation."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    return "".join(map(_escape_char, exc.object[exc.start : exc.end])), exc.end
+
+
 def escape(text: str) -> str:
     """``text`` made safe for a terminal, reversibly (the notation is in the module's
     docstring): unprintable and invisible characters as ``\\xHH``, ``\\uHHHH`` or
