@@ -258,8 +258,26 @@ def test_table_widths_are_the_escaped_texts() -> None:
         width=15,
         stream=_Tty(),
     )
-    assert cut[1] == "invoice\\u…    1"  # a cut may fall inside an escape
+    assert cut[1] == "invoice…      1"  # an escape is cut whole, never split
     assert all(safe(line) for line in cut)
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "side", "cut"),
+    [
+        ("invoice\\u202etxt.exe", 10, "right", "invoice…"),
+        ("invoice\\u202etxt.exe", 14, "right", "invoice\\u202e…"),
+        ("/a/b\\u202e/cd", 8, "left", "…/cd"),
+        ("/a/b\\u202e/cd", 10, "left", "…\\u202e/cd"),
+        ("C:\\\\\\x9b", 4, "right", "C:…"),  # a doubled backslash is one unit
+        ("x\\U0001f600yz", 12, "right", "x\\U0001f600…"),
+        ("x\\U0001f600yz", 11, "right", "x…"),
+        ("a\\x2dbcdef", 5, "right", "a\\x2…"),  # no escape: ordinary characters
+    ],
+)
+def test_cut_keeps_escapes_whole(text: str, width: int, side: str, cut: str) -> None:
+    assert output.truncate(text, width, side=side) == cut
+    assert output.text_width(cut) <= width
 
 
 class _Tty(io.StringIO):

@@ -207,18 +207,25 @@ def escape(text: str) -> str:
     return "".join(out)
 
 
+#: One unit of escaped text for a cut: an escape (or a doubled backslash), or a character.
+_ATOM = re.compile(r"\\(?:" + _LOOKS_ESCAPED.pattern + ")|.", re.S)
+
+
 def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…") -> str:
-    """Cut ``text`` to ``width`` cells, marking the cut with ``ellipsis``."""
+    """Cut ``text`` to ``width`` cells, marking the cut with ``ellipsis``; an escape
+    of :func:`escape` is kept whole or cut whole, never split."""
     if text_width(text) <= width:
         return text
     room = width - text_width(ellipsis)
     if room <= 0:
         return ellipsis[:width]
-    chars = list(text) if side == "right" else list(reversed(text))
+    chars = _ATOM.findall(text) if "\\" in text else list(text)
+    if side != "right":
+        chars.reverse()
     kept: list[str] = []
     used = 0
     for ch in chars:
-        w = char_width(ch)
+        w = char_width(ch) if len(ch) == 1 else len(ch)
         if used + w > room:
             break
         kept.append(ch)
