@@ -121,7 +121,9 @@ def can_encode(text: str, stream: TextIO | None = None) -> bool:
 
 def char_width(ch: str) -> int:
     """Terminal cells of one character: 0 for a combining mark, 2 for a wide one."""
-    ud = _unicodedata()
+    if ch.isascii():
+        return 1
+    ud = _ud or _unicodedata()
     if ud.combining(ch) or ud.category(ch) in ("Mn", "Me"):
         return 0
     return 2 if ud.east_asian_width(ch) in ("W", "F") else 1
@@ -219,6 +221,8 @@ def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…
     room = width - text_width(ellipsis)
     if room <= 0:
         return ellipsis[:width]
+    if "\\" not in text and text.isascii():  # the usual cut: a slice
+        return text[:room] + ellipsis if side == "right" else ellipsis + text[-room:]
     chars = _ATOM.findall(text) if "\\" in text else list(text)
     if side != "right":
         chars.reverse()
