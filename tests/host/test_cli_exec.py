@@ -303,3 +303,40 @@ def test_keyboard_interrupt_130(
     monkeypatch.setattr(ptag, "supported", interrupted)
     assert ptag_exec.main(["-t", "a=b", "true"]) == 130
     assert "Traceback" not in capsys.readouterr().err
+
+
+# --- --from PID ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from",), "ptag-exec: option '--from' requires an argument"),
+        (("--from", "abc", "true"), "ptag-exec: --from: invalid PID 'abc'; try 'ptag-exec --help'"),
+        (("--from", "0", "true"), "ptag-exec: --from: invalid PID '0'"),
+        (("--from", "-5", "true"), "ptag-exec: --from: invalid PID '-5'"),
+        (("--from", "99999999999", "true"), "ptag-exec: --from: invalid PID '99999999999'"),
+        (("--from=", "true"), "ptag-exec: --from: invalid PID ''"),
+    ],
+)
+def test_from_usage_errors(args: tuple[str, ...], message: str, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    p = run(*args, "touch", str(marker)) if len(args) > 1 else run(*args)
+    assert p.returncode == 125
+    assert one_line(p.stderr).startswith(message)
+    assert not marker.exists()
+
+
+@no_ptags
+def test_from_without_kernel_support(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    p = run("--from", str(os.getpid()), "touch", str(marker))
+    assert p.returncode == 125
+    assert one_line(p.stderr).startswith("ptag-exec: kernel lacks ptag support")
+    assert not marker.exists()
+
+
+def test_from_documented_in_help() -> None:
+    p = run("--help")
+    assert "--from PID" in p.stdout
+    assert "--from" in (ptag_exec.__doc__ or "")

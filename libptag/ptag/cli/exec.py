@@ -1,10 +1,13 @@
 """``ptag-exec``: set tags on itself, then execute a command.
 
-``ptag-exec [-t|--tag KEY=VALUE]... [--tags-from FILE|-] [--exist-ok] [--]
-COMMAND [ARG]...``
+``ptag-exec [-t|--tag KEY=VALUE]... [--tags-from FILE|-] [--from PID]...
+[--exist-ok] [--] COMMAND [ARG]...``
 
 Option parsing stops at the first non-option, as with ``setpriv``,
 ``unshare`` and ``nsenter``, so COMMAND's own options need no ``--``.
+``--from PID`` copies every tag of a running process (``lxc-attach``, ``nsenter``
+wrappers: the command joins a container and carries its tags); a copied tag that
+this process already carries with the same value is accepted.
 Every tag is checked before the first is set; if the kernel refuses one
 part-way, the tags already set cannot be undone (tags are never removed),
 so ptag-exec fails closed: it reports the tag and exits 125 without running
@@ -44,6 +47,7 @@ starts carry the tags, and nobody can change or remove them.
 Options:
  -t, --tag KEY=VALUE      set tag KEY to VALUE (repeatable)
      --tags-from FILE     read tags from FILE, '-' for stdin (repeatable)
+     --from PID           copy every tag of process PID (repeatable)
      --exist-ok           accept a tag already set to the same value
  -h, --help               display this help
  -V, --version            display version
@@ -52,8 +56,12 @@ Option parsing stops at the first non-option argument; '--' also ends it.
 
 --tags-from reads one KEY=VALUE a line; the value runs to the end of the
 line, spaces included.  Blank lines and lines whose first non-blank
-character is '#' are ignored.  Tags from files and from -t are set in the
-order they appear on the command line.
+character is '#' are ignored.  Tags from files, processes and -t are set in
+the order they appear on the command line.
+
+--from PID copies the tags of a running process, oldest first, for commands
+that join it (lxc-attach, nsenter): ptag-exec --from 1234 -- nsenter -t 1234 -a
+A copied tag this process already carries with the same value is accepted.
 
 A KEY is 1-64 bytes of A-Z a-z 0-9 . _ / : - starting with a letter or digit;
 a VALUE is up to 256 bytes without control characters.  Every tag is
@@ -62,7 +70,8 @@ checked before any is set.  A tag that is already set can never be changed:
 
 Exit status:
  125  ptag-exec itself failed (bad option, invalid or refused tag, kernel
-      without ptag support, no COMMAND); COMMAND was not run
+      without ptag support, no COMMAND, a --from process that is gone);
+      COMMAND was not run
  126  COMMAND was found but could not be executed
  127  COMMAND was not found
  otherwise the exit status of COMMAND
@@ -76,10 +85,11 @@ class ExecError(Exception):
 class Options:
     """What a ptag-exec command line asks for."""
 
-    __slots__ = ("command", "exist_ok", "help", "tags", "version")
+    __slots__ = ("command", "copied", "exist_ok", "help", "tags", "version")
 
     def __init__(self, command: list[str] | None = None) -> None:
         self.tags: list[tuple[str, str, str]] = []  # key, value, origin
+        self.copied: set[tuple[str, str]] = set()  # (key, value) pairs from --from
         self.exist_ok = False
         self.command: list[str] = [] if command is None else command
         self.help = False
@@ -125,11 +135,34 @@ def read_tags_file(name: str, stdin_used: bool) -> list[tuple[str, str, str]]:
     return out
 
 
+def parse_from_pid(text: str) -> int:
+    """A --from argument: a positive decimal PID; ExecError otherwise."""
+    t = text.strip()
+    if not t.isascii() or not t.isdigit() or not 0 < int(t) <= 2**31 - 1:
+        raise ExecError(f"--from: invalid PID '{text}'; try '{PROG} --help' for more information")
+    return int(t)
+
+
+def read_process_tags(pid: int) -> list[tuple[str, str, str]]:
+    """Every tag of process *pid*, oldest first, as (key, value, origin); read through
+    a pidfd, so a PID reused meanwhile cannot answer instead.  ExecError if the
+    process is gone or its tags cannot be read; NotSupportedError propagates."""
+    try:
+        found = ptag.tags(pid)
+    except ptag.NotSupportedError:
+        raise
+    except ptag.TagProcessLookupError:
+        raise ExecError(f"--from {pid}: no such process") from None
+    except OSError as exc:
+        raise ExecError(f"--from {pid}: cannot read its tags: {_common.reason(exc)}") from None
+    return [(k, t.value, f" (from PID {pid})") for k, t in found.items()]
+
+
 def parse_args(argv: Sequence[str]) -> Options:
     """getopt (not gnu_getopt): stops at the first non-option; ``--`` ends."""
     try:
         opts, rest = getopt.getopt(
-            list(argv), "t:hV", ["tag=", "tags-from=", "exist-ok", "help", "version"]
+            list(argv), "t:hV", ["tag=", "tags-from=", "from=", "exist-ok", "help", "version"]
         )
     except getopt.GetoptError as exc:
         raise ExecError(_getopt_message(exc)) from None
@@ -141,6 +174,10 @@ def parse_args(argv: Sequence[str]) -> Options:
         elif opt == "--tags-from":
             o.tags.extend(read_tags_file(val, stdin_used))
             stdin_used = stdin_used or val == "-"
+        elif opt == "--from":
+            copied = read_process_tags(parse_from_pid(val))
+            o.tags.extend(copied)
+            o.copied.update((k, v) for k, v, _origin in copied)
         elif opt == "--exist-ok":
             o.exist_ok = True
         elif opt in ("-h", "--help"):
@@ -195,6 +232,21 @@ def check_tags(tags: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
     return pairs
 
 
+def set_tags(pairs: Sequence[tuple[str, str]], opts: Options) -> None:
+    """Set *pairs* on this process, in order; a tag already set to the same value is
+    accepted with --exist-ok, and always for a tag copied with --from.  ExecError."""
+    target = _common.Target()
+    origins: dict[str, str] = {}
+    for key, _value, origin in opts.tags:
+        origins.setdefault(key, origin)
+    for key, value in pairs:
+        exist_ok = opts.exist_ok or (key, value) in opts.copied
+        failure = _common.set_all([(key, value)], target, exist_ok=exist_ok)
+        if failure is not None:
+            why = _common.failure_reason(key, value, failure[1], target)
+            raise ExecError(f"cannot set tag '{key}'{origins.get(key, '')}: {why}")
+
+
 def restore_signals() -> None:
     """Python ignores SIGPIPE and SIGXFSZ; COMMAND must get the defaults."""
     for name in ("SIGPIPE", "SIGXFSZ"):
@@ -235,11 +287,7 @@ def _main(argv: Sequence[str] | None) -> int:
         pairs = check_tags(opts.tags)
         if pairs and not ptag.supported():
             raise ExecError(_common.NO_SUPPORT)
-        failure = _common.set_all(pairs, _common.Target(), exist_ok=opts.exist_ok)
-        if failure is not None:
-            key, error = failure
-            why = _common.failure_reason(key, dict(pairs)[key], error, _common.Target())
-            raise ExecError(f"cannot set tag '{key}': {why}")
+        set_tags(pairs, opts)
     except ExecError as exc:
         _common.warn(PROG, str(exc))
         return EXIT_FAILURE
