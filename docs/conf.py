@@ -106,5 +106,6 @@ man_show_urls = False
 man_pages = [
     ("cli/ptag", "ptag", "inspect and set immutable process tags", [author], 1),
     ("cli/ptag-exec", "ptag-exec", "run a command with immutable process tags", [author], 1),
+    ("cli/ptag-runtime", "ptag-runtime", "an OCI runtime wrapper that tags containers", [author], 1),
     ("concepts", "ptags", "immutable process tags: concepts and the contract", [author], 7),
 ]
