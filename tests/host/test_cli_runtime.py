@@ -626,3 +626,35 @@ def test_runc_exec_unknown_container(runc_env: Env) -> None:
     assert line.startswith("ptag-runtime: exec nosuch: cannot find container 'nosuch': ")
     assert "'runc state' exited 1" in line
     assert log_entries(log)[-1]["msg"] == line
+
+
+def test_python_half_imports_only_its_own_modules() -> None:
+    """ptag-runtime-py loads its modules and the mapping, none of the other commands'
+    (nor typing, dataclasses, inspect): its start is on every create and exec."""
+    code = (
+        "import sys\n"
+        "from ptag.cli import runtime\n"
+        "runtime.main(['--front', 'ok', '/bin/true', '--ptag-version'])\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "libptag")),
+    )
+    assert p.returncode == 0, p.stderr
+    loaded = set(p.stdout.split("\n")[-2].split())
+    assert {"ptag.cli.runtime", "ptag.cli.runtime_args", "ptag._oci"} <= loaded
+    for name in (
+        "ptag.cli.oci_hook",
+        "ptag.cli.ps",
+        "ptag.cli.explain",
+        "ptag.cli.exec",
+        "ptag.cli.main",
+        "typing",
+        "dataclasses",
+        "inspect",
+        "subprocess",  # only exec needs it, and imports it then
+    ):
+        assert name not in loaded, name
