@@ -113,6 +113,7 @@ def main() -> int:
         "runc_create_help_wrapped": ([front, "create", "--help"], base_env),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
+    load_before = os.getloadavg()[0]
     try:
         for argv, env in cases.values():  # warm the page cache once
             spawn_time(argv, env)
@@ -126,6 +127,7 @@ def main() -> int:
     finally:
         subprocess.run([runc, "--root", runc_root, "delete", "--force", cid], check=False)
         shutil.rmtree(tmp, ignore_errors=True)
+    load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
 
     def ms(name: str) -> float:
         return statistics.median(times[name]) * 1000
@@ -137,21 +139,19 @@ def main() -> int:
     figures: dict[str, dict[str, object]] = {}
     pairs = ("runc_version", "crun_version", "runc_state", "crun_list", "runc_create_help")
     print(f"{'command':28} {'bare ms':>9} {'wrapped ms':>11} {'ratio':>6}  (median of {args.runs})")
+    print(load)
     for base in pairs:
         wrapped = base + "_wrapped"
         ratio = ms(wrapped) / ms(base)
         print(f"{base:28} {ms(base):9.2f} {ms(wrapped):11.2f} {ratio:6.2f}")
         spread = f"p10-p90 bare {q(base, 0.1):.2f}-{q(base, 0.9):.2f} ms"
         spread += f", wrapped {q(wrapped, 0.1):.2f}-{q(wrapped, 0.9):.2f} ms"
-        figures[f"{base}_ms"] = {
-            "value": round(ms(base), 2),
-            "unit": "ms",
-            "what": " ".join(cases[base][0][:1] + cases[base][0][1:]).replace(str(tmp), "$TMP"),
-        }
+        label = " ".join(cases[base][0]).replace(str(tmp), "$TMP")
+        figures[f"{base}_ms"] = {"value": round(ms(base), 2), "unit": "ms", "what": label}
         figures[f"{wrapped}_ms"] = {
             "value": round(ms(wrapped), 2),
             "unit": "ms",
-            "what": "through ptag-runtime",
+            "what": f"the same through ptag-runtime ({os.path.basename(cases[base][0][0])})",
             "note": spread,
         }
         entry: dict[str, object] = {"value": round(ratio, 3), "unit": "ratio"}
@@ -165,8 +165,8 @@ def main() -> int:
         doc = {
             "topic": "runtime",
             "measured": time.strftime("%Y-%m-%d"),
-            "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.release()}), "
-            "the host, shared with other work",
+            "machine": f"the build host ({os.cpu_count()} CPUs, Linux {platform.release()}), "
+            f"not the VM, shared with other work: {load}",
             "method": (
                 f"tools/runtimes/passthrough_bench.py --runs {args.runs} --json "
                 f"{args.json}: {args.runs} interleaved rounds (each command once per round, "
