@@ -307,13 +307,24 @@ def test_runtime_not_found(env: Env, command: list[str]) -> None:
     assert "'nosuchruntime' not found" in one_line(p.stderr)
 
 
-def test_bad_ptag_option(env: Env) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ptag-bogus", "state", "c1"], "unrecognized option '--ptag-bogus'"),
+        (
+            ["--ptag-best-effort=yes", "create", "c1"],
+            "option '--ptag-best-effort' doesn't allow an argument",
+        ),
+        (["--ptag-runtime"], "option '--ptag-runtime' requires an argument"),
+        (["--debug", "--ptag-key-prefix"], "option '--ptag-key-prefix' requires an argument"),
+    ],
+)
+def test_bad_ptag_option(env: Env, args: list[str], message: str) -> None:
+    """Even for a pass-through command: a typo must not silently pick another runtime."""
     env.recorder("runc")
-    for args in (["--ptag-bogus", "state", "c1"], ["--ptag-best-effort=yes", "create", "c1"]):
-        p = env.run(*args)
-        assert p.returncode == 125
-        assert one_line(p.stderr).startswith("ptag-runtime: ")
-        assert "see ptag-runtime(1)" in p.stderr
+    p = env.run(*args)
+    assert p.returncode == 125
+    assert one_line(p.stderr) == f"ptag-runtime: {message}; see ptag-runtime(1)"
     assert env.argv("runc") is None
 
 
