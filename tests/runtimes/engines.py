@@ -354,6 +354,33 @@ def processes_in_ns_of(pid: int) -> set[int]:
     return out
 
 
+def all_pids() -> set[int]:
+    return {int(name) for name in os.listdir("/proc") if name.isdigit()}
+
+
+def descendants(pid: int) -> set[int]:
+    """*pid* and every process below it (those that still exist)."""
+    children: dict[int, list[int]] = {}
+    for p in all_pids():
+        with contextlib.suppress(OSError, ValueError):
+            children.setdefault(ppid(p), []).append(p)
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        if p not in out:
+            out.add(p)
+            todo += children.get(p, [])
+    return out
+
+
+def comm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().decode("utf-8", "replace").rstrip("\n")
+    except OSError:
+        return None
+
+
 def cmdline(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cmdline", "rb") as f:
         return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
@@ -398,11 +425,13 @@ def check_attribution(
     child_argv: Sequence[str],
     exec_pid: int | None,
     want: Mapping[str, str],
+    outside: frozenset[int] = frozenset(),
 ) -> None:
     """The container's init, its child running *child_argv*, and the exec'd
     *exec_pid* carry every tag of *want* (``container.id`` among them, = *cid*),
     seen from here; and ``ptag ps -l container.id=CID`` lists exactly the
-    container's processes."""
+    container's processes (and *outside*: tagged processes outside its PID
+    namespace that the test expects, such as a foreground ``lxc-attach``)."""
     assert want["container.id"] == cid
     child = wait_for_process(init, child_argv)
     assert ppid(child) == init, (child, ppid(child), init)
@@ -418,7 +447,7 @@ def check_attribution(
             assert ptag.read_proc_tags(pid)[key].owner == 0, (what, key)
     members = processes_in_ns_of(init)
     assert set(procs.values()) <= members
-    assert ptag_ps(f"container.id={cid}") == members
+    assert ptag_ps(f"container.id={cid}") == members | outside
     # for the record (and the transcripts of docs/recipes.rst)
     columns = "pid,ppid,comm," + ",".join(f"tag:{k}" for k in want)
     argv = [program("ptag"), "ps", "-w", "-o", columns, "-l", f"container.id={cid}"]
