@@ -2,8 +2,8 @@
 #
 #   make demo    build the patched kernel (cached), boot it in a VM, run the demo
 #   make check   every test: lint, host tests, kernel build, selftests, Python
-#                tests and a short torture run in the VM (with a clean dmesg and
-#                kmemleak), Sphinx docs
+#                tests, crun and runc through ptag-runtime and a short torture run
+#                in the VM (with a clean dmesg and kmemleak), Sphinx docs
 #
 # Everything installs what it needs first (tools/setup).  See docs/development.rst.
 
@@ -21,7 +21,7 @@ SELFTESTS := $(WORK)/build-debug/kselftest/ptag
 all: help
 
 help:
-	@sed -n '3,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,8p' Makefile | sed 's/^# \{0,1\}//'
 
 setup:
 	@tools/setup
@@ -101,7 +101,7 @@ runtimes: kernel
 runtimes-short: kernel
 	@$(VM) run -- tools/runtimes/run -m "not slow" -q
 
-check: lint checkpatch host-test vm-test torture-short noptag-test docs
+check: lint checkpatch host-test vm-test runtimes-short torture-short noptag-test docs
 	@echo "make check: all passed"
 
 # The demo runs on the non-debug kernel: KASAN and lockdep would only slow it.
