@@ -205,7 +205,8 @@ def set(
     Raises :class:`~ptag.TagExistsError` (the key is set), :class:`~ptag.TagLimitError`
     (32 tags already), :class:`~ptag.TagPermissionError` (tagging another process
     needs what ``PTRACE_ATTACH`` needs with the real credentials, Yama included),
-    :class:`~ptag.TagProcessLookupError` (no such process, or it has exited) and :class:`~ptag.NotSupportedError` (the kernel lacks ptags).
+    :class:`~ptag.TagProcessLookupError` (no such process, or it has exited) and
+    :class:`~ptag.NotSupportedError` (the kernel lacks ptags).
     """
     kb = encode_key(key)
     vb = encode_value(value)

@@ -29,8 +29,18 @@ def main() -> None:
         "Signed-off-by: " + old, "Signed-off-by: " + new
     )
     date = git("log", "-1", "--format=%aI").strip()
-    git("commit", "-q", "--amend", "--no-verify", "--reset-author", "--date", date, "-F", "-",
-        stdin=message)
+    git(
+        "commit",
+        "-q",
+        "--amend",
+        "--no-verify",
+        "--reset-author",
+        "--date",
+        date,
+        "-F",
+        "-",
+        stdin=message,
+    )
 
 
 if __name__ == "__main__":
