@@ -276,7 +276,7 @@ def test_nul_in_command(
 ) -> None:
     # argv cannot hold a NUL, but main() can be handed one; keep pytest's
     # own signal dispositions untouched
-    monkeypatch.setattr(ptag_exec, "restore_signals", lambda: None)
+    monkeypatch.setattr(ptag_exec._common, "restore_signals", lambda: None)
     assert ptag_exec.main(["a\x00b"]) == 126
     assert one_line(capsys.readouterr().err).startswith("ptag-exec: failed to execute")
 

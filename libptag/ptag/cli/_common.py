@@ -327,6 +327,19 @@ def guarded(prog: str, func: Callable[[], int], *, internal_status: int = 1) -> 
         return internal_status
 
 
+def restore_signals() -> None:
+    """Give back the default SIGPIPE and SIGXFSZ dispositions, which Python ignores.
+
+    For a command that ends in ``execv``: the program it runs (ptag-exec's COMMAND,
+    ptag-runtime's real runtime) then starts as it would from a shell.
+    """
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            with contextlib.suppress(OSError, ValueError):
+                signal.signal(sig, signal.SIG_DFL)
+
+
 def setup_stdio() -> None:
     """Never die of an unencodable character on a non-UTF-8 terminal: write it in
     :func:`escape`'s notation (``é`` as ``\\u00e9``; Python's ``backslashreplace``

@@ -17,11 +17,9 @@ when COMMAND cannot run, 127 when it is not found, else COMMAND's status.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import getopt
 import os
-import signal
 import sys
 
 import ptag
@@ -247,20 +245,11 @@ def set_tags(pairs: Sequence[tuple[str, str]], opts: Options) -> None:
             raise ExecError(f"cannot set tag '{key}'{origins.get(key, '')}: {why}")
 
 
-def restore_signals() -> None:
-    """Python ignores SIGPIPE and SIGXFSZ; COMMAND must get the defaults."""
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            with contextlib.suppress(OSError, ValueError):
-                signal.signal(sig, signal.SIG_DFL)
-
-
 def execute(command: Sequence[str]) -> int:
     """execvp; only returns (an exit status) when that fails."""
     sys.stdout.flush()
     sys.stderr.flush()
-    restore_signals()
+    _common.restore_signals()
     try:
         os.execvp(command[0], list(command))
     except OSError as exc:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import signal
 import sys
 import time
 
@@ -290,21 +289,12 @@ def tag_self(pairs: Sequence[tuple[str, str]], settings: Settings) -> None:
     raise TagFailure(f"cannot set tag '{key}': {why}{hint}")
 
 
-def restore_signals() -> None:
-    """Python ignores SIGPIPE and SIGXFSZ; the real runtime must get the defaults."""
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            with contextlib.suppress(OSError, ValueError):
-                signal.signal(sig, signal.SIG_DFL)
-
-
 def execute(real: str, inv: runtime_args.Invocation, report: Reporter) -> int:
     """Exec the real runtime with the arguments; only returns (a status) on failure."""
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
         sys.stderr.flush()
-    restore_signals()
+    _common.restore_signals()
     try:
         os.execve(real, [real, *inv.argv], _marked_env(real))
     except OSError as exc:
