@@ -86,6 +86,10 @@ bench: setup
 	@$(KTREE) build bench
 	@$(KTREE) build base
 	@tools/bench/run
+	@$(PY) tools/perf/exporter_bench.py --json docs/perf/exporter.json
+	@$(PY) tools/runtimes/passthrough_bench.py --runs 600 --json docs/perf/runtime.json
+	@$(VM) run --kernel bench -- tools/runtimes/vm_bench.py --runs 7 --json $(abspath $(WORK))/vm-out/runtime-vm.json
+	@cp $(WORK)/vm-out/runtime-vm.json docs/perf/runtime-vm.json
 
 # Issue 13: the real runtimes in one VM boot: crun and runc driven directly, Podman,
 # Docker and containerd started by the tests (tests/runtimes, tools/runtimes/run),
