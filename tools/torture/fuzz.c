@@ -907,9 +907,14 @@ static void do_call(void)
 			} else {
 				const struct tag *tg = &m->t[at];
 
-				if (!a->value_len) {
+				if (!a->value_len && c.args_kind == K_RO) {
+					/* a size probe reports the owner too (v2) */
+					p.state = B(E_EFAULT);
+				} else if (!a->value_len) {
 					p.state = B(E_OK);
 					p.ok_value = tg->vlen;
+					p.check_owner = true;
+					p.expect_owner = tg->owner;
 				} else if (a->value_len < tg->vlen) {
 					p.state = B(E_ERANGE);
 				} else if (tg->vlen && out_writable < tg->vlen) {
