@@ -132,6 +132,22 @@ def _read_at(name: str, dfd: int) -> bytes:
         os.close(fd)
 
 
+def _read_tags(name: str, dfd: int) -> Mapping[str, Tag] | None:
+    """The tags in ``<name>/ptags`` under the /proc directory *dfd*, read-only.
+
+    None when the process is gone; no tags when the file cannot be read for
+    another reason or holds a line this version cannot parse.
+    """
+    try:
+        raw = _read_at(name + "/ptags", dfd)
+    except OSError as e:
+        return None if e.errno in _GONE else _EMPTY
+    try:
+        return MappingProxyType(parse_proc_tags(raw)) if raw else _EMPTY
+    except ValueError:  # a line this version cannot parse: report no tags
+        return _EMPTY
+
+
 def proc_has_ptags(dfd: int | None = None) -> bool | None:
     """Whether ``/proc`` (or the proc mount open as ``dfd``) has ``ptags`` files: a
     kernel with ptag support.  Asks this process's entry, or, in a /proc of another
@@ -211,18 +227,9 @@ def _scan_one(name: str, dfd: int, have_ptags: bool, have_cgroup: bool) -> Proce
         return None
     finally:
         os.close(fd)
-    tags = _EMPTY
-    if have_ptags:
-        try:
-            raw = _read_at(name + "/ptags", dfd)
-        except OSError as e:
-            if e.errno in _GONE:
-                return None
-        else:
-            try:
-                tags = MappingProxyType(parse_proc_tags(raw)) if raw else _EMPTY
-            except ValueError:  # a line this version cannot parse: report no tags
-                tags = _EMPTY
+    tags = _read_tags(name, dfd) if have_ptags else _EMPTY
+    if tags is None:
+        return None
     cgroup = None
     if have_cgroup:
         try:
@@ -280,18 +287,9 @@ def _scan_stats(
         return None
     finally:
         os.close(fd)
-    tags = _EMPTY
-    if have_ptags:
-        try:
-            raw = _read_at(name + "/ptags", dfd)
-        except OSError as e:
-            if e.errno in _GONE:
-                return None
-        else:
-            try:
-                tags = MappingProxyType(parse_proc_tags(raw)) if raw else _EMPTY
-            except ValueError:
-                tags = _EMPTY
+    tags = _read_tags(name, dfd) if have_ptags else _EMPTY
+    if tags is None:
+        return None
     cgroup = None
     if have_cgroup:
         try:
