@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import ptag
 from ptag._types import _Frozen
 
-from . import _common, heuristics, output
+from . import _common, _parser, heuristics, output
 from .ps import user_name
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
@@ -183,9 +183,9 @@ def add_parser(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag explain --help",
     )
-    _common.add_common_flags(p, "ptag")
+    _parser.add_common_flags(p, "ptag")
     p.add_argument("-J", "--json", action="store_true", help="use JSON output format")
-    p.add_argument("pid", type=_common.parse_pid, metavar="PID", help="the process")
+    p.add_argument("pid", type=_parser.parse_pid, metavar="PID", help="the process")
     p.set_defaults(run=run, hint="ptag explain --help")
 
 

@@ -17,7 +17,7 @@ import signal
 from ptag._proc import proc_has_ptags
 from ptag.exporter.groups import DEFAULT_KEYS, Config, parse_label
 
-from . import _common
+from . import _common, _parser
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def add_parser(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag exporter --help",
     )
-    _common.add_common_flags(p, "ptag")
+    _parser.add_common_flags(p, "ptag")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--listen", metavar="ADDR:PORT", help="serve /metrics over HTTP")
     mode.add_argument(

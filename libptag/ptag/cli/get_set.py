@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import ptag
 
-from . import _common, output
+from . import _common, _parser, output
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -64,11 +64,11 @@ def add_parsers(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag get --help",
     )
-    _common.add_common_flags(g, "ptag")
+    _parser.add_common_flags(g, "ptag")
     g.add_argument(
         "-p",
         "--pid",
-        type=_common.parse_pid,
+        type=_parser.parse_pid,
         metavar="PID",
         help="the process (default: ptag itself, i.e. what it inherited)",
     )
@@ -86,11 +86,11 @@ def add_parsers(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag set --help",
     )
-    _common.add_common_flags(s, "ptag")
+    _parser.add_common_flags(s, "ptag")
     s.add_argument(
         "-p",
         "--pid",
-        type=_common.parse_pid,
+        type=_parser.parse_pid,
         metavar="PID",
         required=True,
         help="the process to tag (required)",

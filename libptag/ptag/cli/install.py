@@ -27,7 +27,7 @@ import errno
 import os
 import sys
 
-from . import _common, integrations
+from . import _common, _parser, integrations
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def add_parser(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag install --help",
     )
-    _common.add_common_flags(p, "ptag")
+    _parser.add_common_flags(p, "ptag")
     p.add_argument("target", metavar="TARGET", choices=TARGETS, help=", ".join(TARGETS))
     p.add_argument("unit", metavar="UNIT", nargs="?", help="systemd: the service to wrap")
     p.add_argument("--undo", action="store_true", help="remove what TARGET installs")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import ptag
 
-from . import _common
+from . import _common, _parser
 
 # The module that defines each command.  Only the one a command line names is
 # imported: ``ptag get`` does not pay for ``explain``'s heuristics or ``ps``'s
@@ -56,20 +56,20 @@ def _command_of(argv: Sequence[str]) -> str | None:
     return argv[0] if argv and argv[0] in _COMMANDS else None
 
 
-def build_parser(command: str | None = None) -> _common.Parser:
+def build_parser(command: str | None = None) -> _parser.Parser:
     """The ``ptag`` parser: every command, or only *command*'s when it is one.
 
     Without a known *command* (``ptag --help``, a typo, no command) every command
     is registered, so help and error messages list them all.
     """
-    parser = _common.Parser(
+    parser = _parser.Parser(
         prog="ptag",
         description=DESCRIPTION,
         epilog=EPILOG,
         error_prog="ptag",
         help_hint="ptag --help",
     )
-    _common.add_common_flags(parser, "ptag")
+    _parser.add_common_flags(parser, "ptag")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     names = [_COMMANDS[command]] if command in _COMMANDS else dict.fromkeys(_COMMANDS.values())
     for name in names:

@@ -46,7 +46,7 @@ import ptag
 from ptag import _oci
 from ptag._oci import ANNOTATION_KEYS, DEFAULT_PREFIX, State, parse_state
 
-from . import _common
+from . import _common, _parser
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def add_parser(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag oci-hook --help",
     )
-    _common.add_common_flags(p, "ptag")
+    _parser.add_common_flags(p, "ptag")
     p.add_argument(
         "--annotation-prefix",
         metavar="PREFIX",

@@ -153,10 +153,27 @@ def text_width(text: str) -> int:
 #: Letters that print as nothing (Hangul fillers): escaped though printable.
 _INVISIBLE = "\u115f\u1160\u3164\uffa0"
 #: What makes a single backslash read as an escape: it is doubled before these.
-_LOOKS_ESCAPED = re.compile(
+_LOOKS_ESCAPED = (
     r"\\|x(?:[01][0-9a-fA-F]|7[fF]|[89a-fA-F][0-9a-fA-F])|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}"
 )
-_AMBIGUOUS_BACKSLASH = re.compile(r"\\(?=" + _LOOKS_ESCAPED.pattern + ")")
+#: The regular expressions, compiled on first use (by :func:`_rx`): every command
+#: imports this module, few of them escape, truncate or write JSON.
+_PATTERNS: dict[str, tuple[str, int]] = {
+    "looks_escaped": (_LOOKS_ESCAPED, 0),
+    "ambiguous_backslash": (r"\\(?=" + _LOOKS_ESCAPED + ")", 0),
+    # one unit of escaped text for a cut: an escape (or a doubled backslash), or a character
+    "atom": (r"\\(?:" + _LOOKS_ESCAPED + ")|.", re.S),
+    "json_unsafe": ("[\x7f-\U0010ffff]", 0),
+}
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
+def _rx(name: str) -> re.Pattern[str]:
+    """The compiled pattern *name* of :data:`_PATTERNS`."""
+    rx = _COMPILED.get(name)
+    if rx is None:
+        rx = _COMPILED[name] = re.compile(*_PATTERNS[name])
+    return rx
 
 
 def is_plain(text: str) -> bool:
@@ -192,14 +209,16 @@ def escape(text: str) -> str:
     if is_plain(text):
         return text
     if text.isprintable() and (text.isascii() or not any(c in text for c in _INVISIBLE)):
-        return _AMBIGUOUS_BACKSLASH.sub(r"\\\\", text)  # only backslashes to look at
+        return _rx("ambiguous_backslash").sub(r"\\\\", text)  # only backslashes to look at
     out: list[str] = []
     last = len(text) - 1
     for i, ch in enumerate(text):
         if ch == "\\":
             nxt = text[i + 1] if i < last else ""
             double = bool(nxt) and (
-                not nxt.isprintable() or nxt in _INVISIBLE or _LOOKS_ESCAPED.match(text, i + 1)
+                not nxt.isprintable()
+                or nxt in _INVISIBLE
+                or _rx("looks_escaped").match(text, i + 1)
             )
             out.append("\\\\" if double else "\\")
         elif ch.isprintable() and ch not in _INVISIBLE:
@@ -207,10 +226,6 @@ def escape(text: str) -> str:
         else:
             out.append(_escape_char(ch))
     return "".join(out)
-
-
-#: One unit of escaped text for a cut: an escape (or a doubled backslash), or a character.
-_ATOM = re.compile(r"\\(?:" + _LOOKS_ESCAPED.pattern + ")|.", re.S)
 
 
 def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…") -> str:
@@ -223,7 +238,7 @@ def truncate(text: str, width: int, *, side: str = "right", ellipsis: str = "…
         return ellipsis[:width]
     if "\\" not in text and text.isascii():  # the usual cut: a slice
         return text[:room] + ellipsis if side == "right" else ellipsis + text[-room:]
-    chars = _ATOM.findall(text) if "\\" in text else list(text)
+    chars = _rx("atom").findall(text) if "\\" in text else list(text)
     if side != "right":
         chars.reverse()
     kept: list[str] = []
@@ -412,9 +427,6 @@ def render_json(
     return dumps({name: items})
 
 
-_JSON_UNSAFE = re.compile("[\x7f-\U0010ffff]")
-
-
 def _json_char(m: re.Match[str]) -> str:
     ch = m.group()
     if ch.isprintable() and ch not in _INVISIBLE:
@@ -436,4 +448,4 @@ def dumps(doc: object) -> str:
     text = json.dumps(doc, indent=3, ensure_ascii=False)
     if text.isascii() and "\x7f" not in text:
         return text
-    return _JSON_UNSAFE.sub(_json_char, text)
+    return _rx("json_unsafe").sub(_json_char, text)

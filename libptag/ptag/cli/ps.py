@@ -17,7 +17,7 @@ import ptag
 from ptag._proc import proc_has_ptags
 from ptag._types import _Frozen
 
-from . import _common, output
+from . import _common, _parser, output
 from .output import UNREADABLE, Column, Node
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
@@ -385,7 +385,7 @@ def parse_pids(specs: Iterable[str]) -> list[int]:
             raise ValueError(f"invalid PID list: '{spec}'")
         for part in parts:
             try:
-                pid = _common.parse_pid(part)
+                pid = _parser.parse_pid(part)
             except argparse.ArgumentTypeError as exc:
                 raise ValueError(str(exc)) from None
             if pid not in pids:
@@ -466,7 +466,7 @@ def add_parser(sub: Any) -> None:
         error_prog="ptag",
         help_hint="ptag ps --help",
     )
-    _common.add_common_flags(p, "ptag")
+    _parser.add_common_flags(p, "ptag")
     p.add_argument(
         "-o",
         "--output",
