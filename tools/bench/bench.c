@@ -12,6 +12,10 @@
  *   get_32         the same, the last of 32 tags;
  *   set            PR_SET_PTAG of 31 new keys in a fresh child vs 31
  *                  PR_GET_NAME in the same child, summed over many children;
+ *   set_full       one PR_SET_PTAG of a maximal tag in a fresh child of a
+ *                  parent with 31 maximal tags (the new set is 32 maximal tags,
+ *                  10688 bytes: above the largest kmalloc cache) vs the same
+ *                  call in a fresh child of an untagged parent (a 1-tag set);
  *   proc           open+read+close of /proc/<pid>/ptags (4 tags) vs
  *                  /proc/<pid>/cgroup of the same process (in a container-like
  *                  cgroup, when cgroup2 is writable);
@@ -188,7 +192,7 @@ static void pin_cpu(void)
 /* ---- a server process: runs a timed job on request ------------------- */
 
 enum job { J_FORK, J_GET_PTAG, J_GET_NAME, J_READ_PTAGS, J_READ_CGROUP, J_GET_EINVAL,
-	   J_GET_PROBE, J_GET_ENOENT, J_QUIT };
+	   J_GET_PROBE, J_GET_ENOENT, J_SET_FORKED, J_QUIT };
 
 struct server {
 	pid_t pid;
@@ -197,6 +201,49 @@ struct server {
 
 static char target_ptags[64], target_cgroup[64];
 static const char *get_key = "container.id";
+
+/*
+ * @n fresh children, each timing one PR_SET_PTAG of a new maximal tag (a
+ * 64-byte key no tag_self() key equals, a 256-byte value): mean ns per call.
+ */
+static double set_forked(long n)
+{
+	double sum = 0;
+
+	for (long i = 0; i < n; i++) {
+		int p[2];
+		double ns;
+		pid_t pid;
+
+		if (pipe(p))
+			exit(2);
+		pid = fork();
+		if (!pid) {
+			char key[PTAG_KEY_MAX + 1], val[PTAG_VALUE_MAX];
+			uint64_t t0;
+			int r;
+
+			memset(key, 'z', PTAG_KEY_MAX);
+			key[PTAG_KEY_MAX] = 0;
+			memset(val, 'v', sizeof(val));
+			t0 = now_ns();
+			r = set_tag(key, val, sizeof(val));
+			ns = (double)(now_ns() - t0);
+			if (r || write(p[1], &ns, sizeof(ns)) != sizeof(ns))
+				_exit(1);
+			_exit(0);
+		}
+		close(p[1]);
+		if (read(p[0], &ns, sizeof(ns)) != sizeof(ns)) {
+			fprintf(stderr, "bench: a set_full child failed\n");
+			exit(2);
+		}
+		close(p[0]);
+		waitpid(pid, NULL, 0);
+		sum += ns;
+	}
+	return sum / n;
+}
 
 static double run_job(int job, long n)
 {
@@ -240,6 +287,8 @@ static double run_job(int job, long n)
 		for (long i = 0; i < n; i++)
 			ptag_call(PR_GET_PTAG, &a, sizeof(a), 0, 0);
 		break;
+	case J_SET_FORKED: /* one timed SET per fresh child; the fork is not timed */
+		return set_forked(n);
 	case J_READ_PTAGS:
 	case J_READ_CGROUP:
 		for (long i = 0; i < n; i++) {
@@ -324,12 +373,11 @@ static long calibrate(struct server *s, int job, double ms)
 	return n < 8 ? 8 : n;
 }
 
-/* Interleaved A/B rounds of one job on two servers. */
-static void ab(const char *name, struct server *sa, int ja, const char *an, struct server *sb,
-	       int jb, const char *bn, double ms, const char *note)
+/* Interleaved A/B rounds of @n operations of one job on two servers. */
+static void ab_n(const char *name, struct server *sa, int ja, const char *an, struct server *sb,
+		 int jb, const char *bn, long n, const char *note)
 {
 	double a[64], b[64];
-	long n = calibrate(sb, jb, ms);
 
 	ask(sa, ja, n / 4 + 1); /* warm up */
 	ask(sb, jb, n / 4 + 1);
@@ -343,6 +391,13 @@ static void ab(const char *name, struct server *sa, int ja, const char *an, stru
 		}
 	}
 	report(name, an, bn, a, b, rounds, "ns/op", note);
+}
+
+/* The same, each round of B taking about @ms milliseconds. */
+static void ab(const char *name, struct server *sa, int ja, const char *an, struct server *sb,
+	       int jb, const char *bn, double ms, const char *note)
+{
+	ab_n(name, sa, ja, an, sb, jb, bn, calibrate(sb, jb, ms), note);
 }
 
 /* ---- SET: 31 new keys per fresh child --------------------------------- */
@@ -790,6 +845,18 @@ int main(int argc, char **argv)
 		stop_server(&s32);
 		get_key = "container.id";
 		bench_set();
+		{
+			struct server s31 = start_server(31, 1), s0 = start_server(0, 0);
+
+			ab_n("set_full", &s31, J_SET_FORKED,
+			     "PR_SET_PTAG of a 32nd maximal tag (31 present)", &s0, J_SET_FORKED,
+			     "PR_SET_PTAG of a first maximal tag", 256,
+			     "one call per fresh child, 256 children per round: a 64-byte key and a "
+			     "256-byte value added to 31 maximal tags (the new set holds 32, 10688 "
+			     "bytes) vs to none (a 1-tag set)");
+			stop_server(&s31);
+			stop_server(&s0);
+		}
 	}
 	if (have_ptag) {
 		static const int counts[] = { 4, 32 };

@@ -33,24 +33,41 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libptag"))
+import ptag  # the repository's, also when run by a bare python3
+
 GOAL_RATIO = 1.0
 REPO = Path(__file__).resolve().parents[2]
 
 
 class Farm:
-    """Sleeping forked children; ``churn(n)`` replaces the n oldest."""
+    """Sleeping forked children; ``churn(n)`` replaces the n oldest.
 
-    def __init__(self, n: int) -> None:
+    With *groups* > 0 (a kernel with ptags), child i tags itself
+    ``container.id=farm-<i mod groups>`` and ``container.name=farm<i mod groups>``
+    before it sleeps: the exporter then reads and groups real tags.
+    """
+
+    def __init__(self, n: int, groups: int = 0) -> None:
         self.pids: list[int] = []
+        self.groups = groups
+        self.spawned = 0
         for _ in range(n):
             self.spawn()
 
     def spawn(self) -> None:
+        group = self.spawned % self.groups if self.groups else -1
+        self.spawned += 1
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.pause()
-            os._exit(0)
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                if group >= 0:
+                    ptag.set("container.id", f"farm-{group}")
+                    ptag.set("container.name", f"farm{group}")
+                signal.pause()
+            finally:
+                os._exit(1)
         self.pids.append(pid)
 
     def churn(self, n: int) -> None:
@@ -125,7 +142,7 @@ def ptag_cmd() -> list[str]:
     return [exe, "exporter"]
 
 
-def compare(procs: int, scrapes: int, tmp: str) -> dict[str, Any]:
+def compare(procs: int, scrapes: int, tmp: str, groups: int) -> dict[str, Any]:
     pe = shutil.which("prometheus-process-exporter")
     if pe is None:
         raise RuntimeError("prometheus-process-exporter is missing (tools/setup installs it)")
@@ -145,7 +162,7 @@ def compare(procs: int, scrapes: int, tmp: str) -> dict[str, Any]:
             f"127.0.0.1:{ports['pe_lean']}",
         ],
     }
-    farm = Farm(procs)
+    farm = Farm(procs, groups)
     servers = {name: start(cmd) for name, cmd in cmds.items()}
     try:
         urls = {name: f"http://127.0.0.1:{port}/metrics" for name, port in ports.items()}
@@ -179,9 +196,9 @@ def compare(procs: int, scrapes: int, tmp: str) -> dict[str, Any]:
     }
 
 
-def churn_rss(procs: int, scrapes: int, churn: int) -> dict[str, Any]:
+def churn_rss(procs: int, scrapes: int, churn: int, groups: int) -> dict[str, Any]:
     port = free_port()
-    farm = Farm(procs)
+    farm = Farm(procs, groups)
     server = start([*ptag_cmd(), "--listen", f"127.0.0.1:{port}", "--retention", "300"])
     url = f"http://127.0.0.1:{port}/metrics"
     series: list[tuple[int, int]] = []
@@ -208,25 +225,115 @@ def churn_rss(procs: int, scrapes: int, churn: int) -> dict[str, Any]:
     }
 
 
+def package_version(name: str) -> str | None:
+    """The Debian package's version, if dpkg knows it."""
+    try:
+        p = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return p.stdout.strip() or None
+
+
+def module_version(name: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def figures(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The topic-file figures (docs/perf/README.md) of one run."""
+    sc = result["scrape"]
+    n = sc["processes_visible"]
+    med = sc["median_ms"]
+    out: dict[str, dict[str, Any]] = {
+        "scrape_ptag_ms": {
+            "value": round(med["ptag"], 1),
+            "unit": "ms",
+            "what": f"one scrape of ptag exporter, {n} processes (median of {sc['scrapes_each']})",
+        },
+        "scrape_process_exporter_ms": {
+            "value": round(med["pe_default"], 1),
+            "unit": "ms",
+            "what": "the same scrape of prometheus-process-exporter, grouping by name, "
+            "its default flags",
+        },
+        "scrape_process_exporter_lean_ms": {
+            "value": round(med["pe_lean"], 1),
+            "unit": "ms",
+            "what": "the same, -threads=false -gather-smaps=false",
+        },
+        "scrape_ratio": {
+            "value": round(sc["ratio_vs_default"], 3),
+            "unit": "ratio",
+            "what": "ptag exporter / process-exporter (default flags), median scrape times",
+        },
+        "scrape_ratio_lean": {
+            "value": round(sc["ratio_vs_lean"], 3),
+            "unit": "ratio",
+            "what": "ptag exporter / process-exporter (lean flags)",
+        },
+    }
+    if result["topic"] == "exporter":  # the goal is judged on the host's CPU
+        out["scrape_ratio"]["goal_max"] = GOAL_RATIO
+    rss = result.get("rss")
+    if rss:
+        out["rss_growth_kib"] = {
+            "value": rss["rss_growth_kib_after_100"],
+            "unit": "count",
+            "what": f"exporter VmRSS growth in KiB from scrape 100 to {rss['scrapes']}, "
+            f"{rss['churn_per_scrape']} processes replaced before each",
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--procs", type=int, default=2000, help="sleeping processes (2000)")
     p.add_argument("--scrapes", type=int, default=20, help="timed scrapes of each (20)")
     p.add_argument("--churn-scrapes", type=int, default=1000, help="scrapes for RSS (1000)")
     p.add_argument("--churn", type=int, default=20, help="processes replaced per scrape (20)")
+    p.add_argument(
+        "--groups",
+        type=int,
+        default=0,
+        help="tag the farm into this many containers (needs a kernel with ptags; 0: untagged)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the JSON to PATH")
     args = p.parse_args(argv)
+    if args.groups and not ptag.supported():
+        p.error("--groups needs a kernel with process tags (run it in the VM)")
+    in_vm = os.environ.get("PTAG_IN_VM") == "1"
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         result: dict[str, Any] = {
+            "topic": "exporter-vm" if in_vm else "exporter",
+            "measured": time.strftime("%Y-%m-%d", time.gmtime()),
             "command": "tools/perf/exporter_bench.py " + " ".join(argv or sys.argv[1:]),
             "parameters": {k: v for k, v in vars(args).items() if k != "json"},
             "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
             "python": platform.python_version(),
             "kernel": platform.release(),
             "cpus": os.cpu_count(),
-            "scrape": compare(args.procs, args.scrapes, tmp),
-            "rss": churn_rss(args.procs, args.churn_scrapes, args.churn),
+            "process_exporter": package_version("prometheus-process-exporter"),
+            "prometheus_client": module_version("prometheus_client"),
+            "scrape": compare(args.procs, args.scrapes, tmp, args.groups),
+            "rss": churn_rss(args.procs, args.churn_scrapes, args.churn, args.groups)
+            if args.churn_scrapes
+            else None,
         }
+    load_after = os.getloadavg()
+    result["machine"] = (
+        f"{'the test VM under TCG' if in_vm else 'the host'}, {os.cpu_count()} CPUs, Linux "
+        f"{platform.release()}, {'with' if ptag.supported() else 'without'} ptags"
+        + (f", the farm tagged into {args.groups} containers" if args.groups else "")
+        + f"; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+    )
+    result["figures"] = figures(result)
     text = json.dumps(result, indent=2) + "\n"
     if args.json:
         Path(args.json).write_text(text)

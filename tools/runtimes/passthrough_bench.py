@@ -166,7 +166,7 @@ def main() -> int:
             "topic": "runtime",
             "measured": time.strftime("%Y-%m-%d"),
             "machine": f"the build host ({os.cpu_count()} CPUs, Linux {platform.release()}), "
-            f"not the VM, shared with other work: {load}",
+            f"not the VM: {load}",
             "method": (
                 f"tools/runtimes/passthrough_bench.py --runs {args.runs} --json "
                 f"{args.json}: {args.runs} interleaved rounds (each command once per round, "

@@ -53,6 +53,7 @@ def timed(argv: list[str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=7, help="rounds (default 7)")
+    ap.add_argument("--kernel", default="debug", help="the kernel's name, for the record")
     ap.add_argument("--json", metavar="FILE", help="write a docs/perf topic file")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ptag-vm-bench."))
@@ -115,8 +116,8 @@ def main() -> int:
         doc = {
             "topic": "runtime-vm",
             "measured": time.strftime("%Y-%m-%d"),
-            "machine": f"the test VM under TCG, Linux {platform.release()} (debug kernel), "
-            "on a shared 2-core host",
+            "machine": f"the test VM under TCG, Linux {platform.release()} ({args.kernel} kernel), "
+            "2 vCPUs, on a 2-core host",
             "method": f"tools/vm run -- tools/runtimes/vm_bench.py --runs {args.runs} --json "
             f"{args.json}: interleaved, shuffled rounds, spawn to exit, medians; a busybox "
             "bundle from crun/runc spec; exec into a container made through ptag-runtime",
