@@ -74,7 +74,7 @@ docs-examples: selftests
 # Issue 7: fuzzing, concurrency stress and fault injection on the debug kernel
 # (tools/torture/run --short is the 2-minute version), and the A/B benchmarks
 # on the non-debug kernels, written to docs/perf/ (make bench: 28 min 38 s under
-# TCG with the kernels built: tools/bench/run's 6 timed boots and 8 instruction-
+# TCG with the kernels built: tools/perf/kernel-bench's 6 timed boots and 8 instruction-
 # counting ones, then the exporter, ptag-runtime and the engines, host and VM).
 torture: selftests
 	@tools/torture/run
@@ -88,7 +88,7 @@ bench: setup
 	@tools/setup --runtimes
 	@$(KTREE) build bench
 	@$(KTREE) build base
-	@tools/bench/run
+	@tools/perf/kernel-bench
 	@$(PY) tools/perf/exporter_bench.py --json docs/perf/exporter.json
 	@$(PY) tools/runtimes/passthrough_bench.py --runs 600 --json docs/perf/runtime.json
 	@mkdir -p $(VMOUT)

@@ -153,7 +153,7 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     "kernel": {
         "title": "Kernel: memory and clone cost",
-        "how": "``tools/bench/run``: pahole on the bench and base kernels; fork+exit of a "
+        "how": "``tools/perf/kernel-bench``: pahole on the bench and base kernels; fork+exit of a "
         "process with 0 and with 32 tags, the same kernel, in the VM.",
         "figures": [
             (
@@ -175,7 +175,7 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     "library": {
         "title": "Python library",
-        "how": "``tools/bench_lib.py`` in the VM on the patched kernel.",
+        "how": "``tools/perf/lib_bench.py`` in the VM on the patched kernel.",
         "figures": [
             (
                 "host_import_ms",
@@ -191,7 +191,7 @@ TOPICS: dict[str, dict[str, Any]] = {
     },
     "cli": {
         "title": "ptag ps over 2,000 processes",
-        "how": "``tools/bench_lib.py --procs 2000`` in the VM: median of the runs.",
+        "how": "``tools/perf/lib_bench.py --procs 2000`` in the VM: median of the runs.",
         "figures": [
             ("processes", "processes scanned", "count", None),
             ("process_iter_ms", "``ptag.process_iter()`` over every process", "ms", None),
@@ -211,7 +211,7 @@ TOPICS: dict[str, dict[str, Any]] = {
 
 
 def from_bench_lib(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Map ``tools/bench_lib.py --json`` output onto the library and cli topics."""
+    """Map ``tools/perf/lib_bench.py --json`` output onto the library and cli topics."""
     env = f"Python {doc.get('python', '?')}, kernel {doc.get('kernel', '?')}"
     imp, get, scan = doc.get("import", {}), doc.get("get", {}), doc.get("scan", {})
     lib: dict[str, Any] = {"environment": env, "figures": {}}
@@ -254,7 +254,7 @@ def _num(v: Any) -> float | None:
 
 
 def from_kernel_bench(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Map ``tools/bench/run``'s ``docs/perf/bench.json`` onto the kernel topic: the
+    """Map ``tools/perf/kernel-bench``'s ``docs/perf/bench.json`` onto the kernel topic: the
     known figures by id, every other A/B ratio as a row of its own."""
     figs: dict[str, Any] = {}
     src = doc.get("figures", {})
@@ -329,7 +329,7 @@ def _across_boots(row: dict[str, Any], f: dict[str, Any]) -> None:
 
 
 def _icount_rows(ic: Any) -> dict[str, Any]:
-    """The instruction-count figures (``tools/bench/run``'s ``icount`` section): the
+    """The instruction-count figures (``tools/perf/kernel-bench``'s ``icount`` section): the
     same A/B ratios counted in instructions, which do not drift with the host."""
     figs: dict[str, Any] = {}
     if not isinstance(ic, dict):
@@ -355,7 +355,7 @@ def _icount_rows(ic: Any) -> dict[str, Any]:
 
 
 def from_bench_harness(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Map ``tools/bench_harness`` output onto the harness topic."""
+    """Map ``tools/perf/harness-bench`` output onto the harness topic."""
     figs: dict[str, Any] = {}
     for fid, key in (
         ("kernel_rebuild", "rebuild_s"),

@@ -75,7 +75,7 @@ def test_well_known_keys_are_valid_and_distinct() -> None:
 
 def test_import_cost_is_light() -> None:
     """Measure (print, never assert) the import time; assert only that `import ptag`
-    pulls in no heavy module that it does not need.  tools/bench_lib.py is the
+    pulls in no heavy module that it does not need.  tools/perf/lib_bench.py is the
     benchmark."""
     code = (
         "import sys, time, json; before = set(sys.modules); t = time.perf_counter();"

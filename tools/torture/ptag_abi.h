@@ -2,7 +2,7 @@
 /*
  * The ptag kernel ABI (issue 3), spelled out here so the torture and bench
  * programs build without the patched kernel's uapi headers, plus small
- * helpers shared by tools/torture and tools/bench.
+ * helpers shared by tools/torture and tools/perf (bench.c).
  */
 #ifndef PTAG_TORTURE_ABI_H
 #define PTAG_TORTURE_ABI_H
