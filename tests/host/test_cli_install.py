@@ -212,6 +212,8 @@ def test_docker_dry_run_shows_a_diff_and_writes_nothing(tmp_path: Path) -> None:
         ('{\n\t"x": [1],\n\t"runtimes": {\n\t\t"k": {"path": "/k"}\n\t}\n}\n', None),
         ('  {\n    "b": true\n  }', None),
         ('{"runtimes": {}, "a": 1}', '{"a": 1}'),  # an emptied "runtimes" goes
+        ("{}", None),  # an empty daemon.json that was there stays, empty
+        ("{}\n", None),
     ],
 )
 def test_docker_edit_keeps_the_layout(tmp_path: Path, text: str, undone: str | None) -> None:
@@ -260,6 +262,21 @@ def test_docker_refusals_change_nothing(tmp_path: Path, text: str, message: str)
     assert p.stdout == ""
     assert daemon.read_bytes() == text.encode("latin-1")
     assert files_under(tmp_path).keys() == {"/etc/docker/daemon.json"}
+
+
+def test_docker_undo_leaves_a_ptag_runtime_it_did_not_write(tmp_path: Path) -> None:
+    """A "ptag" runtime with another path (written by hand, or installed with another
+    --ptag-runtime) is not this install's to remove: refused, nothing changed."""
+    text = '{"runtimes": {"ptag": {"path": "/opt/other/ptag-runtime"}}, "default-runtime": "ptag"}'
+    daemon = put(tmp_path, "/etc/docker/daemon.json", text)
+    p = ptag_install(tmp_path, "--undo", "docker")
+    assert p.returncode == 1
+    assert one_line(p.stderr) == (
+        'ptag: install: /etc/docker/daemon.json has a runtime "ptag" that ptag install does '
+        'not write here: {"path": "/opt/other/ptag-runtime"}; remove it by hand, or undo with '
+        "the --ptag-runtime it was installed with"
+    )
+    assert daemon.read_text() == text
 
 
 def test_docker_undo_keeps_other_runtimes(tmp_path: Path) -> None:

@@ -275,7 +275,7 @@ def _plan_docker(args: argparse.Namespace, paths: integrations.Paths) -> list[Ch
         if args.undo:
             if old is None:
                 return []
-            merged = integrations.docker_unmerge(text, where=shown)
+            merged = integrations.docker_unmerge(text, paths, where=shown)
         else:
             merged = integrations.docker_merge(text, paths, default=args.default, where=shown)
     except integrations.ConfigError as exc:

@@ -187,11 +187,8 @@ def docker_merge(text: str, paths: Paths, *, default: bool, where: str = DOCKER_
             f'{where} already sets "default-runtime": {json.dumps(current_default)}; '
             "remove it first, or install without --default"
         )
-    if not doc:
-        new: dict[str, Any] = {"runtimes": {RUNTIME_NAME: entry}}
-        if default:
-            new["default-runtime"] = RUNTIME_NAME
-        return json.dumps(new, indent=2) + "\n"
+    if not text.strip():
+        return _docker_fresh(paths, default)
     obj = jsonedit.top(text)
     if have is None:
         member = jsonedit.find(text, obj, "runtimes")
@@ -204,25 +201,48 @@ def docker_merge(text: str, paths: Paths, *, default: bool, where: str = DOCKER_
     return text
 
 
-def docker_unmerge(text: str, *, where: str = DOCKER_DAEMON_JSON) -> str | None:
+def _docker_fresh(paths: Paths, default: bool) -> str:
+    """The ``daemon.json`` that :func:`docker_merge` writes where there was none."""
+    new: dict[str, Any] = {"runtimes": {RUNTIME_NAME: docker_entry(paths)}}
+    if default:
+        new["default-runtime"] = RUNTIME_NAME
+    return json.dumps(new, indent=2) + "\n"
+
+
+def docker_unmerge(text: str, paths: Paths, *, where: str = DOCKER_DAEMON_JSON) -> str | None:
     """*text* without the ``ptag`` runtime (and a ``default-runtime`` naming it),
     edited in place: what :func:`docker_merge` added comes out, the rest stays as
-    it is.  None when nothing is left (the file can go).  ConfigError if not JSON."""
+    it is (a ``runtimes`` object left empty goes too).  None when *text* is the
+    file :func:`docker_merge` creates where there was none, untouched since: the
+    file can go; an emptied file that was there before (``{}``) stays.
+    ConfigError if not JSON, or if its ``ptag`` runtime is not the one that
+    ``ptag install`` writes for *paths* (someone else's: left alone)."""
     from . import jsonedit
 
     doc = _load_object(text, where)
-    obj = jsonedit.top(text) if text.strip() else 0
+    if text in (_docker_fresh(paths, False), _docker_fresh(paths, True)):
+        return None
+    runtimes = doc.get("runtimes")
+    have = runtimes.get(RUNTIME_NAME) if isinstance(runtimes, dict) else None
+    if have is None:
+        return text
+    if have != docker_entry(paths):
+        raise ConfigError(
+            f'{where} has a runtime "{RUNTIME_NAME}" that ptag install does not write here: '
+            f"{json.dumps(have)}; remove it by hand, or undo with the --ptag-runtime it was "
+            "installed with"
+        )
+    assert isinstance(runtimes, dict)
+    obj = jsonedit.top(text)
     if doc.get("default-runtime") == RUNTIME_NAME:
         text = jsonedit.remove_member(text, obj, "default-runtime")
-    runtimes = doc.get("runtimes")
-    if isinstance(runtimes, dict) and RUNTIME_NAME in runtimes:
-        if set(runtimes) == {RUNTIME_NAME}:
-            text = jsonedit.remove_member(text, obj, "runtimes")
-        else:
-            member = jsonedit.find(text, obj, "runtimes")
-            assert member is not None
-            text = jsonedit.remove_member(text, member.value_start, RUNTIME_NAME)
-    return text if json.loads(text or "{}") else None
+    if set(runtimes) == {RUNTIME_NAME}:
+        text = jsonedit.remove_member(text, obj, "runtimes")
+    else:
+        member = jsonedit.find(text, obj, "runtimes")
+        assert member is not None
+        text = jsonedit.remove_member(text, member.value_start, RUNTIME_NAME)
+    return text
 
 
 def docker_has_ptag(text: str) -> bool:
