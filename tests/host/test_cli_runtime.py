@@ -328,6 +328,61 @@ def test_bad_ptag_option(env: Env, args: list[str], message: str) -> None:
     assert env.argv("runc") is None
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--cgroup", "cgroupfs", "create", "c1"],
+            "global option '--cgroup': crun reads it as '--cgroup-manager', runc does not "
+            "know it; write '--cgroup-manager'",
+        ),
+        (
+            ["--new-global", "x", "exec", "c1", "ls"],
+            "unknown global option '--new-global': ptag-runtime cannot tell whether it "
+            "takes a value, so which word is the command (give it as --new-global=VALUE if "
+            "it does)",
+        ),
+    ],
+)
+def test_a_hidden_create_is_not_passed_through(env: Env, args: list[str], message: str) -> None:
+    """An unknown global option may take the next word as its value, making a later
+    create, run or exec the command: not passed through untagged, but refused."""
+    env.recorder("runc")
+    p = env.run(*args)
+    assert (p.returncode, one_line(p.stderr)) == (
+        125,
+        f"ptag-runtime: {message}; see ptag-runtime(1)",
+    )
+    assert env.argv("runc") is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-root", "/r", "state", "c1"],
+        ["--new-global", "x", "state", "c1"],
+        ["--new-global=x", "kill", "c1", "create"],
+    ],
+)
+def test_unknown_globals_before_a_passthrough_command(env: Env, args: list[str]) -> None:
+    runc = env.recorder("runc")
+    p = env.run(*args)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert env.argv("runc") == [str(runc), *args]
+
+
+@no_ptags
+def test_go_style_globals_before_create_are_tagged(dash: Env) -> None:
+    """-root DIR create: create is the command (the Python half sees it and, on this
+    kernel without ptags, fails closed); the front did not pass it through."""
+    dash.recorder("runc")
+    b = write_config(dash.tmp / "b", {})
+    p = dash.run("-root", "/r", "create", "--bundle", str(b), "c1")
+    assert p.returncode == 125
+    assert "kernel lacks ptag support" in one_line(p.stderr)
+    assert dash.argv("runc") is None
+
+
 def test_ptag_help_and_version(dash: Env) -> None:
     p = dash.run("--ptag-help")
     assert p.returncode == 0
@@ -509,6 +564,47 @@ def test_nothing_to_tag_goes_to_the_runtime(dash: Env, args: list[str]) -> None:
     p = dash.run("--ptag-best-effort", *args)
     assert (p.returncode, p.stderr) == (0, "")
     assert dash.argv("runc") == [str(runc), *args]
+
+
+@no_ptags
+@pytest.mark.parametrize("no_help", ["--help=false", "-h=0"])
+def test_help_false_is_no_help(dash: Env, no_help: str) -> None:
+    """runc reads --help=false as no help and creates the container: so it must be
+    tagged, and here (no ptags) it fails closed instead of running untagged."""
+    dash.recorder("runc")
+    b = write_config(dash.tmp / "b", {})
+    p = dash.run("create", no_help, "--bundle", str(b), "c1")
+    assert p.returncode == 125
+    assert "kernel lacks ptag support" in one_line(p.stderr)
+    assert dash.argv("runc") is None
+
+
+ENV_RECORDER = """\
+#!/bin/sh
+env > "$REC_DIR/runc.environ"
+"""
+
+
+@no_ptags
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_the_runtime_gets_the_callers_environment(dash: Env, user_value: str | None) -> None:
+    """In the C locale, Python would coerce the locale by setting LC_CTYPE: the real
+    runtime (and the hooks it runs) must not inherit that, nor the request not to."""
+    write_exe(dash.bin / "runc", ENV_RECORDER)
+    b = write_config(dash.tmp / "b", {})
+    del dash.env["LC_ALL"]
+    extra = {"LANG": "C", "PTAG_RUNTIME_BEST_EFFORT": "1"}
+    if user_value is not None:
+        extra["PYTHONCOERCECLOCALE"] = user_value
+    p = dash.run("create", "--bundle", str(b), "c1", env=extra)
+    assert p.returncode == 0, p.stderr
+    got = dict(line.split("=", 1) for line in (dash.rec / "runc.environ").read_text().splitlines())
+    # PYTHONCOERCECLOCALE=1, the caller's own: Python coerces, as asked
+    assert ("LC_CTYPE" in got) == (user_value == "1")
+    assert "PTAG_RUNTIME_NOCOERCE" not in got
+    assert got.get("PYTHONCOERCECLOCALE") == user_value
+    assert got["LANG"] == "C"
+    assert got["PTAG_RUNTIME_ACTIVE"] == str(dash.bin / "runc")
 
 
 def test_unwritable_log_still_reports(dash: Env) -> None:

@@ -233,6 +233,34 @@ def test_unknown_global_flag_is_kept() -> None:
     assert (inv.command, inv.cid, inv.argv) == ("create", "c1", ("--some-new-flag", "create", "c1"))
 
 
+def test_go_style_single_dash_globals() -> None:
+    """runc's -root DIR (Go's flags take one dash or two): the same to crun."""
+    inv = parse(["-root", "/r", "-log=/l", "exec", "c1", "ls"])
+    assert (inv.command, inv.cid, inv.root, inv.log) == ("exec", "c1", "/r", "/l")
+    assert inv.global_args == ("-root", "/r", "-log=/l")
+
+
+@pytest.mark.parametrize(
+    ("argv", "cid", "help"),
+    [
+        (["create", "--help=false", "--bundle", "/b", "c1"], "c1", False),
+        (["create", "--help=true", "c1"], "c1", True),
+        (["run", "-h=0", "c1"], "c1", False),
+        (["exec", "-h=false", "c1", "ls"], "c1", False),
+        (["exec", "--help=T", "c1", "ls"], "c1", True),
+    ],
+)
+def test_help_is_a_boolean(argv: list[str], cid: str, help: bool) -> None:
+    """runc's --help=false asks for no help: the command runs, and must be tagged."""
+    inv = parse(argv)
+    assert (inv.cid, inv.help) == (cid, help)
+
+
+def test_unknown_global_flag_after_a_passthrough_word_is_fine() -> None:
+    inv = parse(["--some-new-flag", "state", "c1"])
+    assert (inv.command, inv.cid) == ("state", None)
+
+
 BAD: list[tuple[list[str], str]] = [
     (["--ptag-bogus", "create", "c1"], "unrecognized option '--ptag-bogus'"),
     (["--ptag-best-effort=1", "create", "c1"], "option '--ptag-best-effort' doesn't allow"),
@@ -248,6 +276,46 @@ BAD: list[tuple[list[str], str]] = [
     ),
     (["exec", "--new-thing", "c1", "sh"], "exec: unknown option '--new-thing'"),
     (["exec", "-Z", "c1", "sh"], "exec: unknown option '-Z'"),
+    # where runc and crun would read the words differently: refused, never guessed
+    (
+        ["create", "--help=maybe", "c1"],
+        "create: option '--help' takes no value but true or false, not 'maybe'",
+    ),
+    (
+        ["exec", "-user", "0", "c1", "ls"],
+        "exec: option '-user': runc reads it as '--user', crun as short options; write '--user'",
+    ),
+    (["create", "-bundle", "/b", "c1"], "create: option '-bundle': runc reads it as '--bundle'"),
+    (
+        ["create", "-b=/b", "c1"],
+        "create: option '-b=/b': runc reads its value as '/b', crun as '=/b'; write '-b /b' "
+        "or '-b/b'",
+    ),
+    (
+        ["create", "--bund=/b", "c1"],
+        "create: option '--bund': crun reads it as '--bundle', runc does not know it; "
+        "write '--bundle'",
+    ),
+    (
+        ["exec", "--pid", "/p", "c1", "ls"],
+        "exec: option '--pid': an abbreviation of --pid-file, --pidfd-socket (crun refuses "
+        "it as ambiguous, runc does not know it); write one in full",
+    ),
+    (
+        ["--cgroup", "cgroupfs", "create", "c1"],
+        "global option '--cgroup': crun reads it as '--cgroup-manager', runc does not know it; "
+        "write '--cgroup-manager'",
+    ),
+    (
+        ["--ro", "/x", "create", "c1"],
+        "global option '--ro': an abbreviation of --root, --rootless (crun refuses it as "
+        "ambiguous, runc does not know it); write one in full",
+    ),
+    (
+        ["--new-global", "/x", "exec", "c1", "ls"],
+        "unknown global option '--new-global': ptag-runtime cannot tell whether it takes a "
+        "value, so which word is the command (give it as --new-global=VALUE if it does)",
+    ),
 ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,128 @@ def test_exec_into_an_untagged_container_fails_closed(
     assert p.returncode == 0, p.stderr
     assert p.stderr.endswith(f"; running {rt.name} untagged (best effort)\n")
     assert (b / "rootfs" / "exec-ran").exists()
+
+
+USER = 1000  # the container's user in the owner tests
+
+
+def tag_as_user(pid: int, *pairs: str) -> None:
+    """Tag *pid* as uid USER would from inside its container: through a pidfd with
+    USER's credentials (Yama scope 0, set by :func:`yama_scope_0`)."""
+    p = run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups",
+             "ptag", "set", "-p", str(pid), *pairs])  # fmt: skip
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.fixture
+def yama_scope_0() -> Iterator[None]:
+    """Yama's ptrace_scope 0 for the test (a sibling of the same uid may tag), then
+    the scope it found."""
+    path = Path("/proc/sys/kernel/yama/ptrace_scope")
+    saved = path.read_text().strip() if path.exists() else None
+    assert saved != "3", "Yama ptrace_scope is 3 (only a reboot lowers it)"
+    if saved is not None:
+        path.write_text("0")
+    yield
+    if saved is not None:
+        path.write_text(saved)
+
+
+def user_bundle(rt: OciRuntime, tmp: Path, cid: str) -> Path:
+    """A bundle whose processes run as uid USER."""
+    b = make_bundle(tmp / cid, INIT, annotations=ANNOTATIONS, spec_runtime=rt.name)
+    path = b / "config.json"
+    config = json.loads(path.read_text())
+    config["process"]["user"] = {"uid": USER, "gid": USER}
+    path.write_text(json.dumps(config, indent=2))
+    return b
+
+
+@per_runtime(("crun", "owners", True), ("runc", "owners", False))
+def test_exec_copies_only_the_runtimes_tags(
+    oci_runtime: OciRuntime, tmp_path: Path, variant: str, yama_scope_0: None
+) -> None:
+    """A tag that the container's user set on its init (a key the runtime left free)
+    is not copied to an exec'd process: the copy would be owned by root, the
+    runtime's uid, and pass for the runtime's word."""
+    rt = oci_runtime
+    cid = rt.note(f"owners-{rt.name}")
+    b = user_bundle(rt, tmp_path, cid)
+    log = tmp_path / "out"
+    assert run_detached(rt.wrapped("run", "-d", "--bundle", str(b), cid), log) == 0, log.read_text()
+    init = rt.init_pid(cid)
+    tag_as_user(init, "k8s.pod.name=forged")
+    assert proc_tags(init)["k8s.pod.name"] == ("forged", USER)
+    p = run(rt.wrapped("exec", cid, "cat", "/proc/self/ptags"))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "".join(f"0 {k}={v}\n" for k, v in expected_tags(cid, rt.name))
+    # ptag-exec --from copies by the same rule
+    p = run(["ptag-exec", "--from", str(init), "cat", "/proc/self/ptags"])
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == "".join(f"0 {k}={v}\n" for k, v in expected_tags(cid, rt.name))
+    # ... and copies nothing at all for a user who owns none of them
+    p = run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups",
+             "ptag-exec", "--from", str(init), "true"])  # fmt: skip
+    assert (p.returncode, p.stderr) == (
+        125,
+        f"ptag-exec: --from {init}: none of its 6 tags is owned by uid {USER} (owners: 0, "
+        f"{USER}), and a copy would be uid {USER}'s; run ptag-exec as the tags' owner\n",
+    )
+
+
+@per_runtime(("runc", "forged-id", True), ("crun", "forged-id", False))
+def test_exec_refuses_a_container_id_the_container_set(
+    oci_runtime: OciRuntime, tmp_path: Path, variant: str, yama_scope_0: None
+) -> None:
+    """A container started without ptag-runtime whose user tags its init with
+    container.id itself: exec through the wrapper refuses to vouch for it."""
+    rt = oci_runtime
+    cid = rt.note(f"forged-{rt.name}")
+    b = user_bundle(rt, tmp_path, cid)
+    assert run_detached(rt.cmd("run", "-d", "--bundle", str(b), cid), tmp_path / "out") == 0
+    init = rt.init_pid(cid)
+    tag_as_user(init, f"container.id={cid}")
+    p = run(rt.wrapped("exec", cid, "touch", "/tmp/exec-ran"))
+    assert p.returncode == 125
+    assert p.stderr == (
+        f"ptag-runtime: exec {cid}: init PID {init} of container '{cid}' carries "
+        f"container.id='{cid}' set by uid {USER}, not by this runtime's uid 0: not a tag of "
+        "ptag-runtime's create, so the exec'd process would be vouched for by a tag anyone "
+        f"could set; {rt.name} not run (PTAG_RUNTIME_BEST_EFFORT=1 runs it untagged)\n"
+    )
+    assert not (b / "rootfs" / "tmp" / "exec-ran").exists()
+
+
+@per_runtime(("crun", "precheck", True), ("runc", "precheck", False))
+def test_best_effort_is_all_or_nothing(
+    oci_runtime: OciRuntime, tmp_path: Path, variant: str
+) -> None:
+    """A conflict on the container's last tag, or no room for its tags, is found
+    before the first is set: best effort then runs the container untagged, not
+    with the first tags half set."""
+    rt = oci_runtime
+    for case, outer in (
+        ("conflict", ["-t", "team=other"]),  # team is the 5th of the 5 tags
+        ("full", [arg for i in range(29) for arg in ("-t", f"k{i}=v")]),  # 29 + 5 > 32
+    ):
+        cid = rt.note(f"precheck-{case}-{rt.name}")
+        b = make_bundle(tmp_path / cid, INIT, annotations=ANNOTATIONS, spec_runtime=rt.name)
+        log = tmp_path / f"{cid}.out"
+        cmd = ["ptag-exec", *outer, "--", *rt.wrapped("run", "-d", "--bundle", str(b), cid)]
+        env = clean_env(PTAG_RUNTIME_BEST_EFFORT="1")
+        assert run_detached(cmd, log, env=env) == 0, log.read_text()
+        want = (
+            f"ptag-runtime: run {cid}: cannot set tag 'team': already set to 'other' (tags "
+            "can never be changed or removed) (a runtime inside a tagged container needs "
+            "keys of its own: --ptag-key-prefix inner.)"
+            if case == "conflict"
+            else f"ptag-runtime: run {cid}: cannot set 5 tags: this process already carries "
+            "29 (inherited) and a process has at most 32"
+        )
+        assert log.read_text() == f"{want}; running {rt.name} untagged (best effort)\n"
+        init = rt.init_pid(cid)
+        assert "container.id" not in proc_tags(init)
+        assert len(proc_tags(init)) == (1 if case == "conflict" else 29)
 
 
 @per_runtime(("runc", "nested", True), ("crun", "nested", False))

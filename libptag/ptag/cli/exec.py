@@ -5,9 +5,10 @@
 
 Option parsing stops at the first non-option, as with ``setpriv``,
 ``unshare`` and ``nsenter``, so COMMAND's own options need no ``--``.
-``--from PID`` copies every tag of a running process (``lxc-attach``, ``nsenter``
-wrappers: the command joins a container and carries its tags); a copied tag that
-this process already carries with the same value is accepted.
+``--from PID`` copies the tags of a running process that are owned by this
+process's real uid (``lxc-attach``, ``nsenter`` wrappers: the command joins a
+container and carries its tags); a copied tag that this process already carries
+with the same value is accepted.
 Every tag is checked before the first is set; if the kernel refuses one
 part-way, the tags already set cannot be undone (tags are never removed),
 so ptag-exec fails closed: it reports the tag and exits 125 without running
@@ -45,7 +46,8 @@ starts carry the tags, and nobody can change or remove them.
 Options:
  -t, --tag KEY=VALUE      set tag KEY to VALUE (repeatable)
      --tags-from FILE     read tags from FILE, '-' for stdin (repeatable)
-     --from PID           copy every tag of process PID (repeatable)
+     --from PID           copy the tags of process PID that your uid set
+                          (repeatable)
      --exist-ok           accept a tag already set to the same value
  -h, --help               display this help
  -V, --version            display version
@@ -59,7 +61,9 @@ the order they appear on the command line.
 
 --from PID copies the tags of a running process, oldest first, for commands
 that join it (lxc-attach, nsenter): ptag-exec --from 1234 -- nsenter -t 1234 -a
-A copied tag this process already carries with the same value is accepted.
+Only the tags owned by your real uid are copied: a copy is yours, so copying
+another user's tag would put your name to it.  A copied tag this process
+already carries with the same value is accepted.
 
 A KEY is 1-64 bytes of A-Z a-z 0-9 . _ / : - starting with a letter or digit;
 a VALUE is up to 256 bytes without control characters.  Every tag is
@@ -142,9 +146,12 @@ def parse_from_pid(text: str) -> int:
 
 
 def read_process_tags(pid: int) -> list[tuple[str, str, str]]:
-    """Every tag of process *pid*, oldest first, as (key, value, origin); read through
-    a pidfd, so a PID reused meanwhile cannot answer instead.  ExecError if the
-    process is gone or its tags cannot be read; NotSupportedError propagates."""
+    """The tags of process *pid* that this process can copy faithfully, oldest first,
+    as (key, value, origin): those whose owner is this process's real uid, since a
+    copy is owned by the copier (root copying a tag that a container's user set would
+    turn it into root's word).  Read through a pidfd, so a PID reused meanwhile cannot
+    answer instead.  ExecError if the process is gone, its tags cannot be read, or it
+    has tags but none of this uid; NotSupportedError propagates."""
     try:
         found = ptag.tags(pid)
     except ptag.NotSupportedError:
@@ -153,7 +160,15 @@ def read_process_tags(pid: int) -> list[tuple[str, str, str]]:
         raise ExecError(f"--from {pid}: no such process") from None
     except OSError as exc:
         raise ExecError(f"--from {pid}: cannot read its tags: {_common.reason(exc)}") from None
-    return [(k, t.value, f" (from PID {pid})") for k, t in found.items()]
+    uid = os.getuid()
+    mine = [(k, t.value, f" (from PID {pid})") for k, t in found.items() if t.owner == uid]
+    if found and not mine:
+        owners = ", ".join(str(o) for o in sorted({t.owner for t in found.values()}))
+        raise ExecError(
+            f"--from {pid}: none of its {len(found)} tags is owned by uid {uid} (owners: "
+            f"{owners}), and a copy would be uid {uid}'s; run ptag-exec as the tags' owner"
+        )
+    return mine
 
 
 def parse_args(argv: Sequence[str]) -> Options:

@@ -11,8 +11,8 @@ it runs ``ptag-runtime-py --front STATUS REAL ARG...``, this module, where STATU
   then exec REAL with the arguments unchanged (ptag-runtime's own ``--ptag-*``
   options removed): the container's init is REAL's child and inherits the tags.
 - ``exec``: ask REAL for ``state ID`` (with the same global options), read the tags
-  of the container's init through a pidfd, set the same keys and values on itself,
-  exec REAL: the exec'd process inherits them.
+  of the container's init through a pidfd, set those this uid set (create's) on
+  itself, exec REAL: the exec'd process inherits them.
 
 Fails closed: when tagging fails, one line on stderr and in the ``--log`` file (in
 the ``--log-format``), exit 125, and REAL does not run, unless best effort was asked
@@ -43,6 +43,8 @@ EXIT_ENOENT = 127
 
 #: Set for the real runtime: ptag-runtime started under it is a loop.
 ACTIVE_ENV = "PTAG_RUNTIME_ACTIVE"
+#: Set by the sh front when it set PYTHONCOERCECLOCALE=0 for us alone.
+NOCOERCE_ENV = "PTAG_RUNTIME_NOCOERCE"
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 STATE_TIMEOUT = 120.0
 
@@ -72,8 +74,8 @@ Options (before COMMAND; removed before the real runtime runs):
      --ptag-version               display version
 
 Exit status:
- 125  ptag-runtime failed (a tag could not be set, a bad option, no real
-      runtime); the real runtime did not run
+ 125  ptag-runtime failed (a tag could not be set, a bad option, the real
+      runtime is ptag-runtime itself); the real runtime did not run
  126  the real runtime could not be executed
  127  the real runtime was not found
  otherwise the real runtime's exit status
@@ -83,7 +85,12 @@ See ptag-runtime(1).
 
 
 class TagFailure(Exception):
-    """Why the container's processes cannot be tagged, as the whole message."""
+    """Why the container's processes cannot be tagged, as the whole message;
+    ``partial``: the tags that were set all the same (a kernel error part-way)."""
+
+    def __init__(self, message: str, partial: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.partial = tuple(partial)
 
 
 class Settings:
@@ -103,10 +110,10 @@ class Settings:
 
 
 def _env_flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
-    if value in ("", "0", "no", "false"):
+    value = env.get(name, "")
+    if value in ("", "0"):
         return False
-    if value in ("1", "yes", "true"):
+    if value == "1":
         return True
     raise runtime_args.ArgsError(f"{name} must be 1 or 0, not '{env[name]}'", None, None)
 
@@ -200,7 +207,11 @@ def create_tags(
 
 
 def _marked_env(real: str) -> dict[str, str]:
+    """The environment for the real runtime: ours, with ACTIVE_ENV set, and without
+    what the sh front added for Python alone (its locale request)."""
     env = dict(os.environ)
+    if env.pop(NOCOERCE_ENV, None) == "1":
+        env.pop("PYTHONCOERCECLOCALE", None)
     env[ACTIVE_ENV] = real
     return env
 
@@ -237,8 +248,12 @@ def init_pid(real: str, inv: runtime_args.Invocation, cid: str) -> int:
 
 
 def init_tags(pid: int, cid: str, settings: Settings) -> list[tuple[str, str]]:
-    """The tags of the container's init *pid*, oldest first, read through a pidfd;
-    TagFailure unless it carries ``container.id`` = *cid* (behind the key prefix)."""
+    """The tags of the container's init *pid* that this process can copy faithfully,
+    oldest first, read through a pidfd: those set by this process's real uid, as
+    ptag-runtime's create set them.  A copy is owned by the copier, so a tag set by
+    anyone else (the container's own processes) would come out as ours: it is left
+    out.  TagFailure unless the init carries ``container.id`` = *cid* (behind the
+    key prefix) set by this uid."""
     try:
         pidfd = _common.open_pidfd(pid)
     except ProcessLookupError:
@@ -267,26 +282,66 @@ def init_tags(pid: int, cid: str, settings: Settings) -> list[tuple[str, str]]:
         raise TagFailure(
             f"init PID {pid} of container '{cid}' carries {key}='{tag.value}', not this id"
         )
-    return [(k, t.value) for k, t in found.items()]
+    uid = os.getuid()
+    if tag.owner != uid:
+        raise TagFailure(
+            f"init PID {pid} of container '{cid}' carries {key}='{cid}' set by uid "
+            f"{tag.owner}, not by this runtime's uid {uid}: not a tag of ptag-runtime's "
+            "create, so the exec'd process would be vouched for by a tag anyone could set"
+        )
+    return [(k, t.value) for k, t in found.items() if t.owner == uid]
+
+
+def _conflict(key: str, current: str, settings: Settings) -> TagFailure:
+    hint = ""
+    if not settings.key_prefix:
+        hint = (
+            " (a runtime inside a tagged container needs keys of its own: --ptag-key-prefix inner.)"
+        )
+    return TagFailure(
+        f"cannot set tag '{key}': already set to '{current}' (tags can never be changed or "
+        f"removed){hint}"
+    )
 
 
 def tag_self(pairs: Sequence[tuple[str, str]], settings: Settings) -> None:
     """Set *pairs* on this process; one already set to the same value is fine (a
-    nested runtime shares its container's tags); TagFailure otherwise."""
+    nested runtime shares its container's tags); TagFailure otherwise.
+
+    What can be known beforehand is checked before the first tag is set: a key this
+    process already carries with another value, and room for the new ones among
+    ``MAX_TAGS``.  Only a kernel error part-way (no memory) can leave some set: the
+    TagFailure then names them (``partial``)."""
     if not ptag.supported():
         raise TagFailure(_common.NO_SUPPORT)
+    try:
+        have = ptag.tags()
+    except OSError as exc:
+        raise TagFailure(f"cannot read this process's tags: {_common.reason(exc)}") from None
+    new: list[str] = []
+    for key, value in pairs:
+        tag = have.get(key)
+        if tag is not None and tag.value != value:
+            raise _conflict(key, tag.value, settings)
+        if tag is None and key not in new:
+            new.append(key)
+    if len(have) + len(new) > ptag.MAX_TAGS:
+        raise TagFailure(
+            f"cannot set {len(new)} tags: this process already carries {len(have)} (inherited) "
+            f"and a process has at most {ptag.MAX_TAGS}"
+        )
     target = _common.Target()
     failure = _common.set_all(pairs, target, exist_ok=True)
     if failure is None:
         return
     key, error = failure
+    done = new[: new.index(key)] if key in new else new
+    if isinstance(error, ptag.TagExistsError):
+        current = target.current(key)
+        if current is not None and current != dict(pairs)[key]:
+            raise TagFailure(str(_conflict(key, current, settings)), done)
     why = _common.failure_reason(key, dict(pairs)[key], error, target)
-    hint = ""
-    if isinstance(error, ptag.TagExistsError) and not settings.key_prefix:
-        hint = (
-            " (a runtime inside a tagged container needs keys of its own: --ptag-key-prefix inner.)"
-        )
-    raise TagFailure(f"cannot set tag '{key}': {why}{hint}")
+    raise TagFailure(f"cannot set tag '{key}': {why}", done)
 
 
 def execute(real: str, inv: runtime_args.Invocation, report: Reporter) -> int:
@@ -347,7 +402,8 @@ def _main(argv: Sequence[str] | None) -> int:
     except TagFailure as exc:
         name = os.path.basename(real)
         if settings.best_effort:
-            report(f"{inv.command} {cid}: {exc}; running {name} untagged (best effort)", "warning")
+            how = f"with only {', '.join(exc.partial)} set" if exc.partial else "untagged"
+            report(f"{inv.command} {cid}: {exc}; running {name} {how} (best effort)", "warning")
             return execute(real, inv, report)
         report(
             f"{inv.command} {cid}: {exc}; {name} not run (PTAG_RUNTIME_BEST_EFFORT=1 runs it "

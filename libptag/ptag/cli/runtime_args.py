@@ -9,8 +9,20 @@ the global options to repeat for ``state ID``.
 
 Options that take a value are accepted both as ``--opt VALUE`` and ``--opt=VALUE``
 (short ones as ``-o VALUE`` and ``-oVALUE``).  ``create`` and ``run`` parse options
-on either side of the id, as runc and crun do; for ``exec`` the first non-option is
-the id and the rest is the command to run, untouched.
+on either side of the id, as runc does (crun takes them before it only); for
+``exec`` the first non-option is the id and the rest is the command to run,
+untouched.
+
+Where runc (Go's flag rules) and crun (argp's) would read one word differently, the
+wrapper cannot know which reading the real runtime will make, so it refuses the
+command line (fail closed) and says how to spell it for both: a known long option
+with one dash (``-bundle``: runc's ``--bundle``, crun's ``-b undle``), a short
+option's value after ``=`` (``-b=DIR``), an abbreviated long option (``--bund``:
+crun's ``--bundle``, an error for runc), and, when the first word after the global
+options is not create, run or exec but one of them comes later, an unknown global
+option without ``=VALUE`` (did it take the next word as its value?).  runc's global
+options with one dash (``-root DIR``) mean the same to both and are accepted.
+``--help=false`` is a boolean, as in runc: it asks for no help.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ if TYPE_CHECKING:
 GLOBAL_VALUE = frozenset(
     ("--root", "--log", "--log-format", "--log-level", "--criu", "--rootless", "--cgroup-manager")
 )
+#: Global options of runc and crun that take none.
+GLOBAL_FLAG = frozenset(("--debug", "--systemd-cgroup"))
 #: Global options that print something and exit: the command does not run.
 GLOBAL_INFO = frozenset(("--help", "-h", "--version", "-v", "-V", "-?", "--usage"))
 
@@ -146,6 +160,7 @@ def parse(args: Sequence[str]) -> Invocation:
     values: dict[str, str] = {}
     log: str | None = None
     log_format: str | None = None
+    unknown: list[tuple[str, bool]] = []
     i = 0
     command: str | None = None
     while i < len(args):
@@ -156,6 +171,8 @@ def parse(args: Sequence[str]) -> Invocation:
         if arg in GLOBAL_INFO:
             break
         name, eq, value = arg.partition("=")
+        if not name.startswith("--") and "-" + name in GLOBAL_VALUE | GLOBAL_FLAG:
+            name = "-" + name  # runc's -root DIR: Go's flags take one dash or two
         if name in PTAG_VALUE or name in GLOBAL_VALUE:
             if not eq:
                 if i + 1 >= len(args):
@@ -168,7 +185,7 @@ def parse(args: Sequence[str]) -> Invocation:
                 values[name] = value
                 log = values.get("--log")
                 log_format = values.get("--log-format")
-                kept.extend((name, value) if not eq else (arg,))
+                kept.extend((arg, value) if not eq else (arg,))
         elif name in PTAG_FLAG:
             if eq:
                 raise ArgsError(f"option '{name}' doesn't allow an argument", log, log_format)
@@ -176,10 +193,14 @@ def parse(args: Sequence[str]) -> Invocation:
         elif name.startswith("--ptag-"):
             raise ArgsError(f"unrecognized option '{name}'", log, log_format)
         else:
+            if name not in GLOBAL_FLAG and not _bool_help(name, eq, value):
+                unknown.append((name, bool(eq)))
             kept.append(arg)  # a flag: --debug, --systemd-cgroup, or one we do not know
         i += 1
     global_args = tuple(kept)
     rest = args[i:]
+    if command not in TAGGING and any(w in TAGGING for w in rest):
+        _check_unknown_globals(unknown, log, log_format)
     kept.extend(rest)
     cid = bundle = config = None
     help = False
@@ -202,12 +223,75 @@ def parse(args: Sequence[str]) -> Invocation:
     )
 
 
+#: Go's strconv.ParseBool, which runc's boolean flags (--help=false) use.
+_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+
+
+def _bool_help(name: str, eq: str, value: str) -> bool:
+    """``--help=VALUE`` (or ``-h=VALUE``): a boolean in runc, so not an unknown option."""
+    return bool(eq) and name in _HELP and (value in _TRUE or value in _FALSE)
+
+
+def _help_value(name: str, value: str, command: str, log: str | None, fmt: str | None) -> bool:
+    """Whether ``NAME=VALUE`` asks for help, as runc reads it; ArgsError if VALUE is
+    no boolean."""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ArgsError(
+        f"{command}: option '{name}' takes no value but true or false, not '{value}'", log, fmt
+    )
+
+
+def _abbreviates(name: str, longs: frozenset[str]) -> list[str]:
+    """The long options that *name* (``--xy``) is a shorter prefix of: crun (argp)
+    accepts unique abbreviations, runc does not."""
+    if len(name) < 3 or not name.startswith("--"):
+        return []
+    return sorted(o for o in longs if o.startswith(name) and o != name)
+
+
+def _abbreviation(name: str, full: Sequence[str]) -> str:
+    """The rest of the message about the abbreviated option *name* of *full*."""
+    if len(full) == 1:
+        return f"'{name}': crun reads it as '{full[0]}', runc does not know it; write '{full[0]}'"
+    return (
+        f"'{name}': an abbreviation of {', '.join(full)} (crun refuses it as ambiguous, runc "
+        "does not know it); write one in full"
+    )
+
+
+def _check_unknown_globals(
+    unknown: Sequence[tuple[str, bool]], log: str | None, fmt: str | None
+) -> None:
+    """The first word after the global options is no create, run or exec, but one
+    comes later: refuse an unknown option without ``=VALUE`` that may have taken the
+    word after it as its value, so that the command is not create, run or exec to
+    ptag-runtime and is to the real runtime (which would then run untagged)."""
+    for name, eq in unknown:
+        if eq:
+            continue
+        full = _abbreviates(name, GLOBAL_VALUE | GLOBAL_FLAG)
+        if full:
+            raise ArgsError(f"global option {_abbreviation(name, full)}", log, fmt)
+        raise ArgsError(
+            f"unknown global option '{name}': ptag-runtime cannot tell whether it takes a "
+            f"value, so which word is the command (give it as {name}=VALUE if it does)",
+            log,
+            fmt,
+        )
+
+
 def _take(
     args: Sequence[str], i: int, spec: Spec, command: str, log: str | None, fmt: str | None
 ) -> tuple[int, str | None, str | None, bool, bool]:
     """Read the option at ``args[i]``: (next index, option name, value or None,
-    help asked, known).  Long ``--x=v`` and short ``-xV`` carry their value."""
+    help asked, known).  Long ``--x=v`` and short ``-xV`` carry their value.
+    ArgsError where runc and crun would read it differently."""
     arg = args[i]
+    longs = spec.long_value | spec.long_flag
     if arg.startswith("--"):
         name, eq, value = arg.partition("=")
         if name in spec.long_value:
@@ -216,7 +300,29 @@ def _take(
             if i + 1 >= len(args):
                 raise ArgsError(f"{command}: option '{name}' requires an argument", log, fmt)
             return i + 2, name, args[i + 1], False, True
+        if name in _HELP and eq:
+            return i + 1, name, None, _help_value(name, value, command, log, fmt), True
+        full = _abbreviates(name, longs)
+        if full:
+            raise ArgsError(f"{command}: option {_abbreviation(name, full)}", log, fmt)
         return i + 1, name, None, name in _HELP, name in spec.long_flag or bool(eq)
+    name, eq, value = arg.partition("=")
+    if len(name) > 2 and "-" + name in longs:
+        raise ArgsError(
+            f"{command}: option '{name}': runc reads it as '-{name}', crun as short options; "
+            f"write '-{name}'",
+            log,
+            fmt,
+        )
+    if eq and len(name) == 2 and name[1] in "h?":
+        return i + 1, name, None, _help_value(name, value, command, log, fmt), True
+    if eq and len(name) == 2 and name[1] in spec.short_value:
+        raise ArgsError(
+            f"{command}: option '{arg}': runc reads its value as '{value}', crun as "
+            f"'={value}'; write '{name} {value}' or '{name}{value}'",
+            log,
+            fmt,
+        )
     # short options, possibly clustered (-dt, -bDIR)
     j = 1
     help = False
