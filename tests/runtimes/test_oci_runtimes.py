@@ -271,13 +271,18 @@ def test_exec_copies_only_the_runtimes_tags(
     p = run(["ptag-exec", "--from", str(init), "cat", "/proc/self/ptags"])
     assert p.returncode == 0, p.stderr
     assert p.stdout == "".join(f"0 {k}={v}\n" for k, v in expected_tags(cid, rt.name))
-    # ... and copies nothing at all for a user who owns none of them
+    # ... for the user, only the user's own tag
     p = run(["setpriv", f"--reuid={USER}", f"--regid={USER}", "--clear-groups",
+             "ptag-exec", "--from", str(init), "cat", "/proc/self/ptags"])  # fmt: skip
+    assert (p.returncode, p.stdout) == (0, f"{USER} k8s.pod.name=forged\n"), p.stderr
+    # ... and nothing at all for a user who owns none of them
+    other = USER + 1
+    p = run(["setpriv", f"--reuid={other}", f"--regid={other}", "--clear-groups",
              "ptag-exec", "--from", str(init), "true"])  # fmt: skip
     assert (p.returncode, p.stderr) == (
         125,
-        f"ptag-exec: --from {init}: none of its 6 tags is owned by uid {USER} (owners: 0, "
-        f"{USER}), and a copy would be uid {USER}'s; run ptag-exec as the tags' owner\n",
+        f"ptag-exec: --from {init}: none of its 6 tags is owned by uid {other} (owners: 0, "
+        f"{USER}), and a copy would be uid {other}'s; run ptag-exec as the tags' owner\n",
     )
 
 
