@@ -75,6 +75,18 @@ def program(name: str) -> str:
     return str(path)
 
 
+def ptag_runtime_python() -> str:
+    """The interpreter ptag-runtime's Python half runs with (its #! line) and its
+    version, for the benchmarks' record: its start is most of what create and exec
+    cost."""
+    interp = Path(program("ptag-runtime-py")).read_text().split("\n", 1)[0][2:].strip()
+    code = "import sys; print(sys.version.split()[0], sys.base_prefix)"
+    version, base = subprocess.run(
+        [interp, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return f"Python {version} (from {base}), {interp}"
+
+
 def scratch(name: str) -> Path:
     """A new, empty directory ``BASE/name-N`` for one engine's state."""
     BASE.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,7 @@ def calls(log: Path) -> list[str]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runs", type=int, default=10, help="timed rounds (default 10)")
+    ap.add_argument("--runs", type=int, default=20, help="timed rounds (default 20)")
     ap.add_argument("--kernel", default="bench", help="the kernel's name, for the record")
     ap.add_argument("--json", metavar="FILE", help="write a docs/perf topic file")
     args = ap.parse_args()
@@ -235,6 +235,7 @@ def main() -> int:
             "measured": time.strftime("%Y-%m-%d"),
             "machine": f"the test VM under TCG, Linux {platform.release()} ({args.kernel} "
             "kernel), 2 vCPUs, on a 2-core host",
+            "python": engines.ptag_runtime_python(),
             "method": f"tools/runtimes/engine_bench.py --runs {args.runs}: engines as in "
             "tests/runtimes/engines.py (vfs, no network, busybox image imported); one "
             "warm-up each, then interleaved rounds in a shuffled order, spawn to exit, "

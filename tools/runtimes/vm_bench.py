@@ -35,6 +35,7 @@ FRONT = str(REPO / "libptag" / "bin" / "ptag-runtime")
 sys.path.insert(0, str(REPO / "tests" / "runtimes"))
 
 import bundle  # noqa: E402  (tests/runtimes/bundle.py)
+import engines  # noqa: E402  (tests/runtimes/engines.py)
 
 
 def timed(argv: list[str]) -> float:
@@ -118,6 +119,7 @@ def main() -> int:
             "measured": time.strftime("%Y-%m-%d"),
             "machine": f"the test VM under TCG, Linux {platform.release()} ({args.kernel} kernel), "
             "2 vCPUs, on a 2-core host",
+            "python": engines.ptag_runtime_python(),
             "method": f"tools/vm run -- tools/runtimes/vm_bench.py --runs {args.runs} --json "
             f"{args.json}: interleaved, shuffled rounds, spawn to exit, medians; a busybox "
             "bundle from crun/runc spec; exec into a container made through ptag-runtime",
