@@ -765,3 +765,55 @@ def test_python_half_imports_only_its_own_modules() -> None:
         "subprocess",  # only exec needs it, and imports it then
     ):
         assert name not in loaded, name
+
+
+# --- the reporting logic, with the kernel calls stood in for -------------------------
+# (the kernel's side is proven in the VM: tests/runtimes; here, which tags a failure
+# part-way names, and the overflow uid, which no test machine runs as)
+
+
+def test_partial_names_only_the_tags_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure part-way on a tag this process already carries (its value cannot be
+    read back: ENOMEM): only the new tag before it was set, not the one after it,
+    which was never tried."""
+    from ptag import Tag
+    from ptag.cli import _common, runtime, runtime_args
+
+    tried: list[str] = []
+
+    def fake_set(self: object, key: str, value: str) -> None:
+        tried.append(key)
+        if key == "held":
+            raise ptag.TagExistsError(17, "File exists")
+
+    def fake_get(self: object, key: str) -> str:
+        raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(ptag, "supported", lambda: True)
+    monkeypatch.setattr(ptag, "tags", lambda *a, **k: {"held": Tag("held", "v", 0)})
+    monkeypatch.setattr(_common.Target, "set", fake_set)
+    monkeypatch.setattr(_common.Target, "get", fake_get)
+    settings = runtime.Settings(runtime_args.parse(["create", "c1"]), "/bin/runc", {})
+    with pytest.raises(runtime.TagFailure) as info:
+        runtime.tag_self([("a", "v"), ("held", "v"), ("c", "v")], settings)
+    assert tried == ["a", "held"]
+    assert info.value.partial == ("a",)
+    assert str(info.value).startswith("cannot set tag 'held': ")
+
+
+def test_overflow_uid_cannot_tell_owners(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every owner with no uid in the reader's namespace reads as the overflow uid:
+    ptag-exec --from running as that uid refuses rather than copy them all."""
+    from ptag import Tag
+    from ptag.cli import _common
+    from ptag.cli import exec as ptag_exec
+
+    monkeypatch.setattr(os, "getuid", lambda: 65534)
+    monkeypatch.setattr(_common, "overflow_uid", lambda: 65534)
+    monkeypatch.setattr(ptag, "tags", lambda *a, **k: {"k": Tag("k", "v", 65534)})
+    with pytest.raises(ptag_exec.ExecError) as info:
+        ptag_exec.read_process_tags(42)
+    assert str(info.value) == (
+        "--from 42: ptag-exec runs as uid 65534, the overflow uid that stands for every "
+        "owner with no uid here, so it cannot tell which tags are its own"
+    )

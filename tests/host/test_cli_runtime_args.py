@@ -312,6 +312,12 @@ BAD: list[tuple[list[str], str]] = [
         "ambiguous, runc does not know it); write one in full",
     ),
     (
+        # crun reads --roo as --root, and so exec as --root's value: refused, though
+        # the command parse() would pick is the id
+        ["--roo", "--root", "exec", "IDX", "sh"],
+        "global option '--roo': an abbreviation of --root, --rootless",
+    ),
+    (
         ["--new-global", "/x", "exec", "c1", "ls"],
         "unknown global option '--new-global': ptag-runtime cannot tell whether it takes a "
         "value, so which word is the command (give it as --new-global=VALUE if it does)",

@@ -308,6 +308,16 @@ def argv_or_sys(argv: Sequence[str] | None) -> list[str]:
     return list(sys.argv[1:] if argv is None else argv)
 
 
+def overflow_uid() -> int:
+    """The uid the kernel shows for an owner with no uid in the reader's user
+    namespace (``/proc/sys/kernel/overflowuid``, 65534 unless changed)."""
+    try:
+        with open("/proc/sys/kernel/overflowuid", "rb") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return 65534
+
+
 class Target:
     """The process to tag: this one, or another by pidfd (or by pid where
     pidfds are unavailable)."""

@@ -283,6 +283,11 @@ def init_tags(pid: int, cid: str, settings: Settings) -> list[tuple[str, str]]:
             f"init PID {pid} of container '{cid}' carries {key}='{tag.value}', not this id"
         )
     uid = os.getuid()
+    if uid == _common.overflow_uid():
+        raise TagFailure(
+            f"this runtime runs as uid {uid}, the overflow uid that stands for every owner "
+            "with no uid here, so the owner of the init's tags cannot be told apart"
+        )
     if tag.owner != uid:
         raise TagFailure(
             f"init PID {pid} of container '{cid}' carries {key}='{cid}' set by uid "
@@ -335,7 +340,8 @@ def tag_self(pairs: Sequence[tuple[str, str]], settings: Settings) -> None:
     if failure is None:
         return
     key, error = failure
-    done = new[: new.index(key)] if key in new else new
+    tried = {k for k, _ in pairs[: [k for k, _ in pairs].index(key)]}
+    done = [k for k in new if k in tried]
     if isinstance(error, ptag.TagExistsError):
         current = target.current(key)
         if current is not None and current != dict(pairs)[key]:

@@ -21,8 +21,9 @@ option's value after ``=`` (``-b=DIR``), an abbreviated long option (``--bund``:
 crun's ``--bundle``, an error for runc), and, when the first word after the global
 options is not create, run or exec but one of them comes later, an unknown global
 option without ``=VALUE`` (did it take the next word as its value?).  runc's global
-options with one dash (``-root DIR``) mean the same to both and are accepted.
-``--help=false`` is a boolean, as in runc: it asks for no help.
+options with one dash (``-root DIR``) are read as runc reads them (crun refuses
+them, so nothing runs).  A command's ``--help=false`` is a boolean, as in runc:
+it asks for no help.
 """
 
 from __future__ import annotations
@@ -199,7 +200,9 @@ def parse(args: Sequence[str]) -> Invocation:
         i += 1
     global_args = tuple(kept)
     rest = args[i:]
-    if command not in TAGGING and any(w in TAGGING for w in rest):
+    if command not in TAGGING and any(w in TAGGING for w in args):
+        # every word, as the sh front looks: an unknown option may also have made a
+        # known one take create, run or exec as its value
         _check_unknown_globals(unknown, log, log_format)
     kept.extend(rest)
     cid = bundle = config = None
