@@ -19,7 +19,7 @@ from .output import unencodable
 
 TYPE_CHECKING = False  # not `from typing import ...`: see ptag._types
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
 def _well_known(*names: str, default: str) -> str:
@@ -316,6 +316,18 @@ def overflow_uid() -> int:
             return int(f.read())
     except (OSError, ValueError):
         return 65534
+
+
+def copyable(found: Mapping[str, ptag.Tag]) -> tuple[int, list[tuple[str, str]]] | None:
+    """This process's real uid and the tags of *found* it owns, oldest first: the
+    ones a copy reproduces faithfully, since a copy is owned by the copier (copying
+    another user's tag would put this uid's name to it).  None when the uid is the
+    overflow uid, which stands for every owner unmapped here: then no owner can be
+    told from ours.  ``ptag-runtime exec`` and ``ptag-exec --from`` copy by this."""
+    uid = os.getuid()
+    if uid == overflow_uid():
+        return None
+    return uid, [(k, t.value) for k, t in found.items() if t.owner == uid]
 
 
 class Target:

@@ -160,14 +160,17 @@ def read_process_tags(pid: int) -> list[tuple[str, str, str]]:
         raise ExecError(f"--from {pid}: no such process") from None
     except OSError as exc:
         raise ExecError(f"--from {pid}: cannot read its tags: {_common.reason(exc)}") from None
-    uid = os.getuid()
-    if found and uid == _common.overflow_uid():
+    if not found:
+        return []
+    own = _common.copyable(found)
+    if own is None:
         raise ExecError(
-            f"--from {pid}: ptag-exec runs as uid {uid}, the overflow uid that stands for "
-            "every owner with no uid here, so it cannot tell which tags are its own"
+            f"--from {pid}: ptag-exec runs as uid {os.getuid()}, the overflow uid that "
+            "stands for every owner with no uid here, so it cannot tell which tags are its own"
         )
-    mine = [(k, t.value, f" (from PID {pid})") for k, t in found.items() if t.owner == uid]
-    if found and not mine:
+    uid, pairs = own
+    mine = [(k, v, f" (from PID {pid})") for k, v in pairs]
+    if not mine:
         owners = ", ".join(str(o) for o in sorted({t.owner for t in found.values()}))
         raise ExecError(
             f"--from {pid}: none of its {len(found)} tags is owned by uid {uid} (owners: "

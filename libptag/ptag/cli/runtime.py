@@ -282,19 +282,21 @@ def init_tags(pid: int, cid: str, settings: Settings) -> list[tuple[str, str]]:
         raise TagFailure(
             f"init PID {pid} of container '{cid}' carries {key}='{tag.value}', not this id"
         )
-    uid = os.getuid()
-    if uid == _common.overflow_uid():
+    own = _common.copyable(found)
+    if own is None:
         raise TagFailure(
-            f"this runtime runs as uid {uid}, the overflow uid that stands for every owner "
-            "with no uid here, so the owner of the init's tags cannot be told apart"
+            f"this runtime runs as uid {os.getuid()}, the overflow uid that stands for "
+            "every owner with no uid here, so the owner of the init's tags cannot be told "
+            "apart"
         )
+    uid, pairs = own
     if tag.owner != uid:
         raise TagFailure(
             f"init PID {pid} of container '{cid}' carries {key}='{cid}' set by uid "
             f"{tag.owner}, not by this runtime's uid {uid}: not a tag of ptag-runtime's "
             "create, so the exec'd process would be vouched for by a tag anyone could set"
         )
-    return [(k, t.value) for k, t in found.items() if t.owner == uid]
+    return pairs
 
 
 def _conflict(key: str, current: str, settings: Settings) -> TagFailure:
